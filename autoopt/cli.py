@@ -1,0 +1,158 @@
+"""The ``autoopt`` command line: each command parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from autoopt import listing
+from autoopt.engine import search as run_search
+from autoopt.errors import UserError
+from autoopt.progress import RichProgress
+from autoopt.recommend import recommend as get_recommendation
+from autoopt.recommend import to_json
+from autoopt.spec import build_spec, default_storage
+
+app = typer.Typer(
+    help="Find which PyTorch optimizer suits your model, and how to set it.\n\n"
+    "Example: autoopt search studies/digits.toml  then  autoopt recommend digits",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console()
+err = Console(stderr=True)
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option("--storage", help="SQLAlchemy URL of the trial database [default: $AUTOOPT_STORAGE or sqlite:///autoopt.db]"),
+]
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    """``adam.lr=1e-4:1e-2`` (a range) or ``lion.beta1=0.9`` (fixed) -> a [space] table."""
+    table: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise UserError(f"--set {item!r}: write OPTIMIZER.PARAM=LOW:HIGH or OPTIMIZER.PARAM=VALUE, e.g. adam.lr=1e-4:1e-2.")
+        try:
+            value: Any = [float(v) if "." in v or "e" in v.lower() else int(v) for v in raw.split(":")]
+        except ValueError:
+            raise UserError(f"--set {item!r}: {raw!r} is not a number or a LOW:HIGH range.") from None
+        table.setdefault(section.strip(), {})[name.strip()] = value if len(value) == 2 else value[0]
+    return table
+
+
+@app.command()
+def search(
+    model_file: Annotated[Path, typer.Argument(help="Your model.py (or a study .toml whose [study].model names it)")],
+    study: Annotated[str | None, typer.Option(help="Study name [default: the model file's stem]")] = None,
+    storage: StorageOpt = None,
+    trials: Annotated[int | None, typer.Option(help="Search trials in the study, resumed runs included [default: 30]")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs per trial [default: the model file's `epochs`, else 10]")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Time budget of the whole search, in seconds")] = None,
+    trial_timeout: Annotated[float | None, typer.Option(help="Time limit of one trial, in seconds")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed: the same seed gives the same trials and values on CPU")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Trials run in parallel processes on this machine")] = None,
+    optimizers: Annotated[str | None, typer.Option(help="Comma-separated optimizers, e.g. adam,adamw,sgd,lion")] = None,
+    config: Annotated[Path | None, typer.Option(help="Study file (TOML) that narrows the search space")] = None,
+    lookahead: Annotated[str | None, typer.Option(help="Lookahead wrapper: search, on or off")] = None,
+    batch_sizes: Annotated[str | None, typer.Option(help="Comma-separated batch sizes, e.g. 32,64,128")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Narrow or fix a hyperparameter: adam.lr=1e-4:1e-2, lion.beta1=0.9")] = None,
+    sampler: Annotated[str | None, typer.Option(help="tpe (default) or random")] = None,
+    pruner: Annotated[str | None, typer.Option(help="asha (default), hyperband or none")] = None,
+    confirm_top: Annotated[int | None, typer.Option(help="Re-train this many best configurations on fresh seeds [default: 3]")] = None,
+    confirm_seeds: Annotated[int | None, typer.Option(help="Fresh seeds per re-trained configuration [default: 2]")] = None,
+    warm_start: Annotated[bool | None, typer.Option("--warm-start/--no-warm-start", help="Try every optimizer at its defaults first [default: on]")] = None,
+) -> None:
+    """Search optimizers and their settings for MODEL_FILE; trials go to --storage, resumable.
+
+    Examples:
+
+      autoopt search model.py --trials 40 --epochs 10
+
+      autoopt search model.py --optimizers adam,lion --set adam.lr=1e-4:1e-2 --jobs 2
+
+      autoopt search studies/digits.toml --storage postgresql://user@host/db
+    """
+    flags = {"study": study, "storage": storage, "trials": trials, "epochs": epochs, "timeout": timeout,
+             "trial_timeout": trial_timeout, "seed": seed, "jobs": jobs, "sampler": sampler, "pruner": pruner,
+             "confirm_top": confirm_top, "confirm_seeds": confirm_seeds, "warm_start": warm_start}  # fmt: skip
+    table = _parse_set(set_ or [])
+    if optimizers is not None:
+        table["optimizers"] = [name.strip() for name in optimizers.split(",") if name.strip()]
+    if lookahead is not None:
+        table["lookahead"] = lookahead
+    if batch_sizes is not None:
+        try:
+            table["batch_size"] = [int(size) for size in batch_sizes.split(",")]
+        except ValueError:
+            raise UserError(f"--batch-sizes {batch_sizes!r}: a comma-separated list of integers, e.g. 32,64,128.") from None
+    spec = build_spec(model_file, config=config, overrides={k: v for k, v in flags.items() if v is not None},
+                      space_table=table)  # fmt: skip
+    try:
+        result = run_search(spec, progress=RichProgress(err))
+    except KeyboardInterrupt:
+        err.print("interrupted: finished trials are stored; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    out.print(f"next: autoopt recommend {spec.study_name!r} --storage {spec.storage}", highlight=False, soft_wrap=True)
+    del result
+
+
+@app.command()
+def recommend(
+    study: Annotated[str, typer.Argument(help="Study name")],
+    storage: StorageOpt = None,
+    format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Say which optimizer and settings to use, with the evidence, or as JSON.
+
+    Example: autoopt recommend digits --format json
+    """
+    if format not in ("text", "json"):
+        raise UserError(f"--format must be text or json, but got {format!r}.")
+    rec = get_recommendation(study, storage or default_storage())
+    if format == "json":
+        print(to_json(rec))
+        return
+    listing.print_recommendation(out, rec)
+
+
+@app.command()
+def studies(storage: StorageOpt = None) -> None:
+    """List the studies in a storage, with their trial counts and best values."""
+    listing.print_studies(out, storage or default_storage())
+
+
+@app.command()
+def trials(
+    study: Annotated[str, typer.Argument(help="Study name")],
+    storage: StorageOpt = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Show a study's trials as a table, or export them as CSV or JSON.
+
+    Example: autoopt trials digits --format csv > trials.csv
+    """
+    if format not in ("table", "csv", "json"):
+        raise UserError(f"--format must be table, csv or json, but got {format!r}.")
+    listing.print_trials(out, study, storage or default_storage(), format)
+
+
+def main() -> None:
+    """Entry point: user mistakes end in one paragraph and exit code 2, never a traceback."""
+    try:
+        app()
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

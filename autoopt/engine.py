@@ -1,0 +1,280 @@
+"""The search: an Optuna study driven by ask/tell, trials run by an executor.
+
+The driver is the only writer to storage: workers send per-epoch reports back and get
+"go on" or "stop" answers, so SQLite never sees two writers and pruning is decided in
+one place. Running the same search again resumes the study: finished trials count
+toward ``--trials``, trials left RUNNING by a killed driver are marked failed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import TrialState
+
+from autoopt import __version__, record
+from autoopt.errors import UserError
+from autoopt.executors.base import Executor, Finished, Report
+from autoopt.executors.inline import InlineExecutor
+from autoopt.executors.local import LocalExecutor
+from autoopt.preflight import preflight
+from autoopt.progress import Progress, SilentProgress
+from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, pick_device
+from autoopt.space import default_params, suggest_config
+from autoopt.spec import DEFAULT_EPOCHS, StudySpec
+from autoopt.stale import fail_stale_trials, owner_tag
+from autoopt.storage import open_storage
+from autoopt.task import Task, load_task
+
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+# We drive ask/tell ourselves and write the heartbeats (see _Search.pump), which Optuna warns about.
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+MAX_CONSECUTIVE_FAILURES = 10
+POLL_SECONDS = 0.25
+
+
+@dataclass
+class SearchResult:
+    study_name: str
+    storage: str
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    epochs_trained: int = 0
+    timed_out: bool = False
+    failures: list[str] = field(default_factory=list)
+
+
+def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    if spec.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=spec.seed)
+    # group=True splits the conditional space per optimizer branch, so each branch gets a
+    # joint (multivariate) model of its own hyperparameters; constant_liar keeps parallel
+    # workers from sampling the same point.
+    return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True, constant_liar=True)
+
+
+def make_pruner(spec: StudySpec, epochs: int) -> optuna.pruners.BasePruner:
+    if spec.pruner == "none" or epochs < 3:
+        return optuna.pruners.NopPruner()
+    if spec.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+
+
+def _open_study(spec: StudySpec, task: Task, epochs: int, storage: optuna.storages.BaseStorage) -> tuple[optuna.Study, bool]:
+    existing = {s.study_name: s for s in storage.get_all_studies()}
+    old = existing.get(spec.study_name)
+    if old is not None and old.direction.name.lower() != task.direction:
+        raise UserError(
+            f"study {spec.study_name!r} in --storage already exists and {old.direction.name.lower()}s, but "
+            f"{task.path.name} asks to {task.direction}; pick another --study name."
+        )
+    study = optuna.create_study(study_name=spec.study_name, storage=storage, sampler=make_sampler(spec),
+                                pruner=make_pruner(spec, epochs), direction=task.direction,
+                                load_if_exists=True)  # fmt: skip
+    info = {"version": __version__, "metric": task.metric_name, "direction": task.direction,
+            "model_file": str(task.path), "epochs": epochs, "optimizers": list(spec.space.optimizers)}  # fmt: skip
+    study.set_user_attr(record.STUDY_INFO, info)
+    return study, old is None
+
+
+class _Search:
+    """The ask/tell loop of one phase, over one executor."""
+
+    def __init__(self, study: optuna.Study, spec: StudySpec, executor: Executor, progress: Progress,
+                 epochs: int, result: SearchResult) -> None:  # fmt: skip
+        self.study, self.spec, self.executor, self.progress = study, spec, executor, progress
+        self.epochs, self.result = epochs, result
+        self.running: dict[int, optuna.Trial] = {}
+        self.deadline = time.monotonic() + spec.timeout if spec.timeout else None
+        self.seed_base = spec.seed if spec.seed is not None else random.randrange(2**31)
+        self.consecutive_failures = 0
+        self.last_heartbeat = 0.0
+        self.owner = owner_tag()
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def start_trial(self) -> None:
+        trial = self.study.ask()
+        config = suggest_config(trial, self.spec.space)
+        role = trial.user_attrs.get(record.ROLE, record.ROLE_SEARCH)
+        seed = (self.seed_base + 7919 * trial.number) % 2**31
+        attrs = {record.OPTIMIZER: config.optimizer, record.OPTIMIZER_KWARGS: config.optimizer_kwargs,
+                 record.LOOKAHEAD: config.lookahead, record.BATCH_SIZE: config.batch_size, record.SEED: seed,
+                 record.ROLE: role, "owner": self.owner}  # fmt: skip
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        self.study._storage.record_heartbeat(trial._trial_id)
+        prunable = role == record.ROLE_SEARCH
+        job = TrialJob(trial.number, config, seed, self.epochs, prunable, self.spec.trial_timeout)
+        self.running[trial.number] = trial
+        self.executor.submit(job)
+        self.progress.trial_started(trial.number, config, role)
+
+    def on_report(self, event: Report) -> None:
+        trial = self.running.get(event.number)
+        if trial is None:
+            return
+        trial.report(event.value, event.epoch)
+        stop = False
+        if self.out_of_time():
+            stop, reason = True, f"stopped after epoch {event.epoch}: the search's --timeout ran out"
+        elif trial.user_attrs.get(record.ROLE) == record.ROLE_SEARCH and trial.should_prune():
+            stop = True
+            reason = (f"pruned after epoch {event.epoch}: {event.value:.4g} trailed the trials that reached "
+                      f"this epoch ({type(self.study.pruner).__name__})")  # fmt: skip
+        if stop:
+            trial.set_user_attr(record.PRUNE_REASON, reason)
+        self.executor.answer(event.number, stop)
+        self.progress.trial_epoch(event.number, event.epoch, self.epochs, event.value)
+
+    def on_finished(self, number: int, outcome: TrialOutcome) -> None:
+        trial = self.running.pop(number, None)
+        if trial is None:
+            return
+        for key, value in ((record.CURVE, outcome.curve), (record.TRAIN_LOSS, outcome.train_loss),
+                           (record.EPOCHS_RUN, len(outcome.curve)), (record.WALL_TIME, outcome.wall_time_s),
+                           (record.ENV, outcome.env)):  # fmt: skip
+            trial.set_user_attr(key, value)
+        self.result.epochs_trained += len(outcome.curve)
+        if outcome.state == COMPLETE:
+            self.study.tell(trial, outcome.value)
+            self.result.complete += 1
+            self.consecutive_failures = 0
+        elif outcome.state == PRUNED:
+            if outcome.reason and record.PRUNE_REASON not in trial.user_attrs:
+                trial.set_user_attr(record.PRUNE_REASON, outcome.reason)
+            self.study.tell(trial, state=TrialState.PRUNED)
+            self.result.pruned += 1
+            self.consecutive_failures = 0
+        else:
+            trial.set_user_attr(record.FAIL_REASON, outcome.reason or "failed")
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.result.failed += 1
+            self.result.failures.append(f"trial {number}: {outcome.reason}")
+            self.consecutive_failures += 1
+        self.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason, self.study)
+
+    def pump(self) -> None:
+        """Handle the executor's events once, and keep the running trials' heartbeats fresh."""
+        for event in self.executor.poll(POLL_SECONDS):
+            if isinstance(event, Report):
+                self.on_report(event)
+            elif isinstance(event, Finished):
+                self.on_finished(event.number, event.outcome)
+        if time.monotonic() - self.last_heartbeat > 1.0:
+            for trial in self.running.values():
+                self.study._storage.record_heartbeat(trial._trial_id)
+            self.last_heartbeat = time.monotonic()
+        if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            self.drain()
+            raise UserError(
+                f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed, so the search stopped. The last reason: "
+                f"{self.result.failures[-1]}. Fix the model file, or narrow the space (e.g. lower learning "
+                "rates), then run the same command again: finished trials are kept."
+            )
+
+    def run_search_phase(self, done: int) -> None:
+        counted = done
+        while True:
+            counted = done + self.result.complete + self.result.pruned
+            while (len(self.running) < self.executor.slots and counted + len(self.running) < self.spec.trials
+                   and not self.out_of_time()):  # fmt: skip
+                self.start_trial()
+            if not self.running:
+                break
+            self.pump()
+        self.result.timed_out = self.out_of_time() and counted < self.spec.trials
+
+    def run_confirm_phase(self, pending: list[tuple[dict, int]]) -> None:
+        while pending or self.running:
+            while pending and len(self.running) < self.executor.slots and not self.out_of_time():
+                params, of = pending.pop(0)
+                self.study.enqueue_trial(params, user_attrs={record.ROLE: record.ROLE_CONFIRM, record.CONFIRM_OF: of})
+                self.start_trial()
+            if self.out_of_time():
+                pending.clear()
+            if self.running:
+                self.pump()
+
+    def drain(self) -> None:
+        """Fail what is still running (Ctrl-C, too many failures): nothing is left RUNNING."""
+        for number, trial in list(self.running.items()):
+            trial.set_user_attr(record.FAIL_REASON, "interrupted: the search was stopped while it ran")
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.running.pop(number)
+
+
+def _counted(study: optuna.Study) -> int:
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return sum(t.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH for t in trials)
+
+
+def confirmations_needed(study: optuna.Study, top: int, seeds: int) -> list[tuple[dict, int]]:
+    """The best ``top`` distinct configurations, each to be re-trained until it has ``seeds`` confirmations."""
+    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if t.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH]  # fmt: skip
+    trials.sort(key=lambda t: t.value, reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
+    done: dict[int, int] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)):
+        if t.user_attrs.get(record.ROLE) == record.ROLE_CONFIRM:
+            done[t.user_attrs[record.CONFIRM_OF]] = done.get(t.user_attrs[record.CONFIRM_OF], 0) + 1
+    pending, seen = [], set()
+    for t in trials:
+        key = json.dumps(t.params, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        pending += [(t.params, t.number)] * max(0, seeds - done.get(t.number, 0))
+        if len(seen) == top:
+            break
+    return pending
+
+
+def _make_executor(spec: StudySpec, task: Task, data: object, device: object) -> Executor:
+    if spec.jobs == 1:
+        return InlineExecutor(task, data, device)
+    return LocalExecutor(task.path, slots=spec.jobs)
+
+
+def search(spec: StudySpec, *, progress: Progress | None = None) -> SearchResult:
+    """Run (or resume) the search ``spec`` describes; return what happened."""
+    progress = progress or SilentProgress()
+    task = load_task(spec.model_file)
+    epochs = spec.epochs or task.epochs or DEFAULT_EPOCHS
+    storage = open_storage(spec.storage, heartbeat=True)
+    device = pick_device()
+    data = preflight(task, device)
+    study, is_new = _open_study(spec, task, epochs, storage)
+    reclaimed = fail_stale_trials(study)
+    if is_new and spec.warm_start:
+        for name in spec.space.optimizers:
+            study.enqueue_trial(default_params(spec.space, name), user_attrs={record.ROLE: record.ROLE_SEARCH})
+    result = SearchResult(spec.study_name, spec.storage)
+    done = _counted(study)
+    progress.begin(spec, epochs, done, reclaimed)
+    with _make_executor(spec, task, data, device) as executor:
+        loop = _Search(study, spec, executor, progress, epochs, result)
+        try:
+            loop.run_search_phase(done)
+            if spec.confirm_top and spec.confirm_seeds and not result.timed_out:
+                pending = confirmations_needed(study, spec.confirm_top, spec.confirm_seeds)
+                progress.phase(f"confirming the top {spec.confirm_top} on {spec.confirm_seeds} fresh seeds", len(pending))
+                loop.run_confirm_phase(pending)
+        except BaseException:
+            loop.drain()
+            raise
+    progress.end(result)
+    return result
+
+
+__all__ = ["SearchResult", "search"]

@@ -1,0 +1,117 @@
+"""Live progress of a search: trials done, best so far, the running trials' epochs.
+
+On a terminal a rich live panel; elsewhere (CI logs, pipes) one line per finished trial.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from autoopt.space import TrialConfig
+
+if TYPE_CHECKING:
+    from autoopt.engine import SearchResult
+    from autoopt.spec import StudySpec
+
+
+def describe(config: TrialConfig) -> str:
+    """A short label: ``adamw lr=3.1e-03 bs=64 +lookahead(k=5)``."""
+    text = f"{config.optimizer} lr={config.optimizer_kwargs.get('lr', float('nan')):.2g} bs={config.batch_size}"
+    if config.lookahead:
+        text += f" +lookahead(k={config.lookahead['k']}, a={config.lookahead['alpha']:.2f})"
+    return text
+
+
+class SilentProgress:
+    """The library default: report nothing."""
+
+    def begin(self, spec: StudySpec, epochs: int, done: int, reclaimed: int) -> None: ...
+    def phase(self, name: str, total: int) -> None: ...
+    def trial_started(self, number: int, config: TrialConfig, role: str) -> None: ...
+    def trial_epoch(self, number: int, epoch: int, epochs: int, value: float) -> None: ...
+    def trial_finished(self, number: int, state: str, value: float | None, reason: str | None,
+                       study: optuna.Study) -> None: ...  # fmt: skip
+    def end(self, result: SearchResult) -> None: ...
+
+
+Progress = SilentProgress
+
+
+class RichProgress(SilentProgress):
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.live: Live | None = None
+        self.running: dict[int, list[Any]] = {}
+        self.total = self.finished = 0
+        self.phase_name = "search"
+        self.best = "no finished trial yet"
+
+    def begin(self, spec: StudySpec, epochs: int, done: int, reclaimed: int) -> None:
+        self.total, self.finished = spec.trials, done
+        self.console.print(f"[bold]autoopt[/] study [cyan]{spec.study_name}[/] · {spec.trials} trials × "
+                           f"≤{epochs} epochs · storage {spec.storage} · jobs {spec.jobs}", highlight=False, markup=True)  # fmt: skip
+        if done:
+            self.console.print(f"resuming: {done} trials already finished", highlight=False)
+        if reclaimed:
+            self.console.print(f"[yellow]{reclaimed} trial(s) left running by a killed search marked failed[/]")
+        if self.console.is_terminal:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
+            self.live.start()
+
+    def phase(self, name: str, total: int) -> None:
+        self.phase_name, self.total, self.finished = name, total, 0
+        if total:
+            self.console.print(f"{name}: {total} trials")
+
+    def _render(self) -> Group:
+        table = Table(box=None, pad_edge=False, show_header=bool(self.running))
+        for column in ("trial", "config", "epoch", "value"):
+            table.add_column(column)
+        for number, (label, epoch, value) in sorted(self.running.items()):
+            table.add_row(str(number), label, str(epoch), "" if value is None else f"{value:.4g}")
+        head = Text(f"{self.phase_name}: {self.finished}/{self.total} done · best {self.best}")
+        return Group(head, table)
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def trial_started(self, number: int, config: TrialConfig, role: str) -> None:
+        self.running[number] = [describe(config) + (" (confirm)" if role == "confirm" else ""), 0, None]
+        self._refresh()
+
+    def trial_epoch(self, number: int, epoch: int, epochs: int, value: float) -> None:
+        if number in self.running:
+            self.running[number][1:] = [f"{epoch}/{epochs}", value]
+        self._refresh()
+
+    def trial_finished(self, number: int, state: str, value: float | None, reason: str | None,
+                       study: optuna.Study) -> None:  # fmt: skip
+        label = self.running.pop(number, ["?"])[0]
+        self.finished += 1
+        try:
+            best = study.best_trial
+            self.best = f"{best.value:.4g} (trial {best.number}, {best.user_attrs.get('optimizer', '?')})"
+        except ValueError:
+            pass
+        shown = "" if value is None else f" {value:.4g}"
+        line = f"trial {number} {state}{shown} · {label}"
+        if state == "fail":
+            line += f" · {reason}"
+        style = {"complete": "green", "pruned": "dim", "fail": "red"}[state]
+        self.console.print(Text(line, style=style)) if state != "pruned" or not self.live else None
+        self._refresh()
+
+    def end(self, result: SearchResult) -> None:
+        if self.live is not None:
+            self.live.stop()
+        self.console.print(
+            f"done: {result.complete} complete, {result.pruned} pruned, {result.failed} failed, "
+            f"{result.epochs_trained} epochs trained" + (" · stopped by --timeout" if result.timed_out else "")
+        )

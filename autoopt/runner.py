@@ -1,0 +1,176 @@
+"""One trial: seed, build, train, report each epoch, stop early when told, guard against NaN.
+
+The runner knows nothing of Optuna or of where it runs: it gets a job and a ``reporter``
+callback ``(epoch, value, train_loss) -> stop?`` and returns a ``TrialOutcome``.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from autoopt.data import Data
+from autoopt.optimizers import build
+from autoopt.space import TrialConfig
+from autoopt.task import Task
+
+Reporter = Callable[[int, float, float], bool]
+COMPLETE, PRUNED, FAIL = "complete", "pruned", "fail"
+EVAL_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    number: int
+    config: TrialConfig
+    seed: int
+    epochs: int
+    prunable: bool = True
+    time_limit_s: float | None = None
+
+
+@dataclass
+class TrialOutcome:
+    state: str
+    value: float | None = None
+    curve: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    reason: str | None = None
+    wall_time_s: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Pruned(Exception):
+    """Raised by ``TrialContext.report`` when the search stops this trial early."""
+
+
+class Diverged(Exception):
+    pass
+
+
+def default_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for integer targets, mean squared error otherwise."""
+    if not target.is_floating_point():
+        return F.cross_entropy(output, target)
+    return F.mse_loss(output, target)
+
+
+def environment(device: torch.device) -> dict[str, str]:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    return {"torch": torch.__version__, "python": platform.python_version(), "device": f"{device.type}: {name}",
+            "host": socket.gethostname()}  # fmt: skip
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+class TrialContext:
+    """What a bring-your-own-loop ``train(trial)`` gets: the config, and a way to report."""
+
+    def __init__(self, job: TrialJob, reporter: Reporter, device: torch.device) -> None:
+        self.number, self.seed, self.epochs = job.number, job.seed, job.epochs
+        self.config, self.batch_size, self.device = job.config, job.config.batch_size, device
+        self.curve: list[float] = []
+        self._reporter = reporter
+
+    def optimizer(self, params: Iterable[Any]) -> torch.optim.Optimizer:
+        return build(params, self.config.optimizer, self.config.optimizer_kwargs, lookahead=self.config.lookahead)
+
+    def report(self, value: float, epoch: int | None = None, *, train_loss: float = math.nan) -> None:
+        """Report this epoch's validation value; raises ``Pruned`` when the search stops the trial."""
+        value = float(value)
+        if not math.isfinite(value):
+            raise Diverged(f"reported value became {value} at epoch {len(self.curve) + 1}")
+        self.curve.append(value)
+        if self._reporter(epoch if epoch is not None else len(self.curve), value, train_loss):
+            raise Pruned(f"stopped early by the pruner after epoch {len(self.curve)}")
+
+
+def evaluate(model: torch.nn.Module, task: Task, data: Data) -> float:
+    """Mean validation metric (or loss) over the validation split, weighted by batch size."""
+    measure = task.metric or task.loss_fn or default_loss
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for inputs, targets in data.valid.batches(EVAL_BATCH, generator=None):
+            value = measure(model(inputs), targets)
+            total += float(value) * len(targets)
+            count += len(targets)
+    model.train()
+    return total / count
+
+
+def _train(task: Task, data: Data, job: TrialJob, reporter: Reporter, device: torch.device, out: TrialOutcome) -> None:
+    torch.manual_seed(job.seed)
+    model = task.build_model().to(device)
+    optimizer = build(model.parameters(), job.config.optimizer, job.config.optimizer_kwargs,
+                      lookahead=job.config.lookahead)  # fmt: skip
+    loss_fn = task.loss_fn or default_loss
+    order = torch.Generator().manual_seed(job.seed)
+    deadline = time.monotonic() + job.time_limit_s if job.time_limit_s else math.inf
+    model.train()
+    for epoch in range(1, job.epochs + 1):
+        total, count = 0.0, 0
+        for step, (inputs, targets) in enumerate(data.train.batches(job.config.batch_size, generator=order), 1):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(inputs), targets)
+            value = float(loss)
+            if not math.isfinite(value):
+                raise Diverged(f"training loss became {value} at epoch {epoch}, step {step}")
+            loss.backward()
+            optimizer.step()
+            total += value * len(targets)
+            count += len(targets)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"exceeded the per-trial limit of {job.time_limit_s:g} s at epoch {epoch}")
+        score = evaluate(model, task, data)
+        if not math.isfinite(score):
+            raise Diverged(f"validation value became {score} after epoch {epoch}")
+        out.curve.append(score)
+        out.train_loss.append(total / count)
+        if reporter(epoch, score, total / count):
+            raise Pruned(f"stopped early by the pruner after epoch {epoch}")
+
+
+def run_trial(task: Task, data: Data | None, job: TrialJob, reporter: Reporter, *, device: torch.device) -> TrialOutcome:
+    """Train one configuration; every error in user code becomes a FAIL outcome with its reason."""
+    out = TrialOutcome(state=COMPLETE, env=environment(device))
+    start = time.perf_counter()
+    try:
+        if task.train is not None:
+            context = TrialContext(job, reporter, device)
+            try:
+                final = task.train(context)
+            finally:
+                out.curve = context.curve
+            out.value = float(final if final is not None else context.curve[-1])
+            if not math.isfinite(out.value):
+                raise Diverged(f"train(trial) returned {out.value}")
+        else:
+            _train(task, data, job, reporter, device, out)
+            out.value = out.curve[-1]
+    except Pruned as stop:
+        out.state, out.reason = PRUNED, str(stop)
+        out.value = out.curve[-1] if out.curve else None
+    except Diverged as exc:
+        out.state, out.reason = FAIL, f"diverged: {exc}"
+    except (MemoryError, torch.cuda.OutOfMemoryError) as exc:
+        out.state, out.reason = FAIL, f"out of memory at batch size {job.config.batch_size}: {exc}".strip()
+    except TimeoutError as exc:
+        out.state, out.reason = FAIL, f"timeout: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a bug in user code fails its trial, not the search
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        out.state = FAIL
+        out.reason = f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
+    out.wall_time_s = time.perf_counter() - start
+    return out

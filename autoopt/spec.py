@@ -1,0 +1,173 @@
+"""A study spec: everything one search needs, from defaults < study file < command-line flags.
+
+A study file is TOML::
+
+    [study]
+    model = "digits.py"          # relative to this file
+    name = "digits"              # default: the model file's stem
+    trials = 40
+    epochs = 15
+    timeout = 600                # seconds for the whole search
+    seed = 0
+    jobs = 1
+
+    [space]
+    optimizers = ["adam", "adamw", "sgd", "lion"]
+    batch_size = [32, 64, 128]
+    lookahead = "search"         # "search", "on", "off" (or true / false)
+
+    [space.adam]
+    lr = [1e-4, 1e-2]            # a range; the prior's log scale is kept
+    beta1 = 0.9                  # a fixed value
+
+    [space.lookahead]
+    k = [3, 8]
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from autoopt.errors import UserError
+from autoopt.space import (
+    SearchSpace,
+    narrow_optimizer,
+    with_batch_sizes,
+    with_lookahead,
+    with_lookahead_bounds,
+    with_optimizers,
+)
+
+DEFAULT_TRIALS = 30
+DEFAULT_EPOCHS = 10
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("asha", "hyperband", "none")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    model_file: Path
+    study_name: str
+    storage: str
+    trials: int = DEFAULT_TRIALS
+    epochs: int | None = None  # None: the model file's `epochs`, else DEFAULT_EPOCHS
+    timeout: float | None = None
+    trial_timeout: float | None = None
+    seed: int | None = None
+    jobs: int = 1
+    space: SearchSpace = field(default_factory=SearchSpace)
+    sampler: str = "tpe"
+    pruner: str = "asha"
+    warm_start: bool = True  # first try every optimizer at its published defaults
+    confirm_top: int = 3  # re-train the best few configurations ...
+    confirm_seeds: int = 2  # ... on this many fresh seeds before recommending
+
+
+_STUDY_KEYS = {
+    "model": str, "name": str, "storage": str, "trials": int, "epochs": int, "timeout": (int, float),
+    "trial_timeout": (int, float), "seed": int, "jobs": int, "sampler": str, "pruner": str,
+    "warm_start": bool, "confirm_top": int, "confirm_seeds": int,
+}  # fmt: skip
+
+
+def read_study_file(path: Path) -> dict[str, Any]:
+    """Parse a study TOML file into ``{"study": {...}, "space": {...}}`` with clear errors."""
+    if not path.exists():
+        raise UserError(f"{path}: no such study file; pass an existing TOML file to --config.")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: is not valid TOML ({exc}). Fix the file and run again.") from None
+    unknown = set(data) - {"study", "space"}
+    if unknown:
+        raise UserError(f"{path}: unknown section(s) {sorted(unknown)}; a study file has [study] and [space].")
+    study = data.get("study", {})
+    for key, value in study.items():
+        expected = _STUDY_KEYS.get(key)
+        if expected is None:
+            raise UserError(f"{path}: [study].{key} is not a known setting; known: {', '.join(_STUDY_KEYS)}.")
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise UserError(f"{path}: [study].{key} has the wrong type ({value!r}).")
+    return data
+
+
+def space_from_table(table: dict[str, Any], *, where: str, space: SearchSpace | None = None) -> SearchSpace:
+    space = space or SearchSpace()
+    for key, value in table.items():
+        at = f"{where}.{key}"
+        if key == "optimizers":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UserError(f"{at}: a list of optimizer names, e.g. [\"adam\", \"sgd\"].")
+            space = with_optimizers(space, value, where=at)
+        elif key == "batch_size":
+            space = with_batch_sizes(space, value, where=at)
+        elif key == "lookahead" and isinstance(value, dict):
+            space = with_lookahead_bounds(space, value, where=at)
+        elif key == "lookahead":
+            space = with_lookahead(space, value, where=at)
+        elif isinstance(value, dict):
+            space = narrow_optimizer(space, key, value, where=at)
+        else:
+            raise UserError(f"{at}: unknown setting; [space] takes optimizers, batch_size, lookahead, "
+                            "and one [space.<optimizer>] table per optimizer.")  # fmt: skip
+    return space
+
+
+def default_storage() -> str:
+    return os.environ.get("AUTOOPT_STORAGE") or "sqlite:///autoopt.db"
+
+
+def check_spec(spec: StudySpec) -> StudySpec:
+    """Reject impossible settings, naming the flag."""
+    checks = [
+        (spec.trials >= 1, f"--trials must be >= 1, but got {spec.trials}."),
+        (spec.epochs is None or spec.epochs >= 1, f"--epochs must be >= 1, but got {spec.epochs}."),
+        (spec.jobs >= 1, f"--jobs must be >= 1, but got {spec.jobs}."),
+        (spec.timeout is None or spec.timeout > 0, f"--timeout must be > 0 seconds, but got {spec.timeout}."),
+        (spec.trial_timeout is None or spec.trial_timeout > 0,
+         f"--trial-timeout must be > 0 seconds, but got {spec.trial_timeout}."),
+        (spec.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}, but got {spec.sampler!r}."),
+        (spec.pruner in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, but got {spec.pruner!r}."),
+        (spec.confirm_top >= 0 and spec.confirm_seeds >= 0, "--confirm-top and --confirm-seeds must be >= 0."),
+        (bool(spec.study_name.strip()) and len(spec.study_name) <= 512,
+         "--study must be a non-empty name of at most 512 characters."),
+    ]  # fmt: skip
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+    return spec
+
+
+def build_spec(
+    target: str | Path,
+    *,
+    config: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    space_table: dict[str, Any] | None = None,
+) -> StudySpec:
+    """Merge defaults, the study file and flags (``overrides`` holds only flags the user gave).
+
+    ``target`` is a model file, or a study file whose [study].model names one.
+    """
+    target = Path(target)
+    if target.suffix == ".toml" and config is None:
+        config, target = target, None
+    data = read_study_file(config) if config is not None else {}
+    study = data.get("study", {})
+    if target is None:
+        if "model" not in study:
+            raise UserError(f"{config}: [study].model must name the model file, e.g. model = \"model.py\".")
+        target = (config.parent / study["model"]).resolve()
+    settings = {k: v for k, v in study.items() if k not in ("model", "name", "storage")}
+    settings.update(overrides or {})
+    name = settings.pop("study", None) or study.get("name") or target.stem
+    storage = settings.pop("storage", None) or study.get("storage") or default_storage()
+    space = space_from_table(data.get("space", {}), where=f"{config}: [space]") if data else SearchSpace()
+    if space_table:
+        space = space_from_table(space_table, where="flag", space=space)
+    spec = StudySpec(model_file=target, study_name=name, storage=storage, space=space)
+    return check_spec(replace(spec, **settings))

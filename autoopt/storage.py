@@ -1,0 +1,88 @@
+"""Open the SQL storage that holds every trial, with errors a user can act on.
+
+SQLite is the embedded default; any SQLAlchemy URL works (PostgreSQL on a cluster).
+``postgresql://`` is read as psycopg 3, the driver autoopt installs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from autoopt.errors import UserError
+
+HEARTBEAT_SECONDS = 5  # a RUNNING trial without a heartbeat for 2x this is stale
+
+_EXAMPLES = "e.g. sqlite:///autoopt.db or postgresql://user@host:5432/db"
+
+
+def normalize_url(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise UserError(f"--storage {url!r} is not a database URL; use an SQLAlchemy URL, {_EXAMPLES}.") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _prepare_sqlite(url: str) -> None:
+    """Create the parent folder and switch the file to WAL, so readers never block the writer."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        raise UserError(f"--storage {url!r}: the folder {path.parent} does not exist; create it or pick another path.")
+    try:
+        with sqlite3.connect(path, timeout=60) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"--storage {url!r}: {path} is not an SQLite database ({exc}); point to another file.") from None
+
+
+def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBStorage:
+    """Connect, create the tables if needed, and fail with one clear paragraph if we cannot."""
+    url = normalize_url(url)
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite:
+        _prepare_sqlite(url)
+    engine_kwargs = {"connect_args": {"timeout": 60}} if is_sqlite else {"pool_pre_ping": True}
+    try:
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=HEARTBEAT_SECONDS if heartbeat else None,
+            grace_period=2 * HEARTBEAT_SECONDS if heartbeat else None,
+        )
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise UserError(f"--storage {url!r}: no database driver for it ({exc}). For PostgreSQL, "
+                        "`pip install 'autoopt[postgres]'`.") from None  # fmt: skip
+    except (OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        reason = str(exc.orig if hasattr(exc, "orig") else exc).strip().splitlines()[0]
+        raise UserError(f"--storage {_hide_password(url)}: cannot connect ({reason}). Check that the "
+                        f"database server is running and the URL is right, {_EXAMPLES}.") from None  # fmt: skip
+    except (SQLAlchemyError, ValueError) as exc:
+        raise UserError(f"--storage {_hide_password(url)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
+
+
+def _hide_password(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
+    return [s.study_name for s in storage.get_all_studies()]
+
+
+def require_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> optuna.Study:
+    """Load study ``name`` or say which studies exist."""
+    if name not in study_names(storage):
+        known = ", ".join(study_names(storage)) or "none yet"
+        raise UserError(f"no study named {name!r} in {_hide_password(normalize_url(url))} (studies there: {known}). "
+                        "Pass the right --storage, or run `autoopt search` first.")  # fmt: skip
+    return optuna.load_study(study_name=name, storage=storage)
