@@ -241,6 +241,10 @@ def confirmations_needed(study: optuna.Study, top: int, seeds: int) -> list[tupl
 
 
 def _make_executor(spec: StudySpec, task: Task, data: object, device: object) -> Executor:
+    if spec.backend == "ray":
+        from autoopt.executors.ray import RayExecutor  # Ray is an optional extra
+
+        return RayExecutor(spec)
     if spec.jobs == 1:
         return InlineExecutor(task, data, device)
     return LocalExecutor(task.path, slots=spec.jobs)

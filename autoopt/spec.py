@@ -45,6 +45,7 @@ from autoopt.space import (
 DEFAULT_TRIALS = 30
 DEFAULT_EPOCHS = 10
 SAMPLERS = ("tpe", "random")
+BACKENDS = ("local", "ray")
 PRUNERS = ("asha", "hyperband", "none")
 
 
@@ -65,12 +66,17 @@ class StudySpec:
     warm_start: bool = True  # first try every optimizer at its published defaults
     confirm_top: int = 3  # re-train the best few configurations ...
     confirm_seeds: int = 2  # ... on this many fresh seeds before recommending
+    backend: str = "local"  # "local" (this machine) or "ray" (a Ray cluster)
+    address: str | None = None  # Ray cluster address ("auto", "ray://host:10001"); None starts a local one
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0  # fractional values let small trials share a GPU
 
 
 _STUDY_KEYS = {
     "model": str, "name": str, "storage": str, "trials": int, "epochs": int, "timeout": (int, float),
     "trial_timeout": (int, float), "seed": int, "jobs": int, "sampler": str, "pruner": str,
-    "warm_start": bool, "confirm_top": int, "confirm_seeds": int,
+    "warm_start": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
+    "cpus_per_trial": (int, float), "gpus_per_trial": (int, float),
 }  # fmt: skip
 
 
@@ -132,6 +138,9 @@ def check_spec(spec: StudySpec) -> StudySpec:
          f"--trial-timeout must be > 0 seconds, but got {spec.trial_timeout}."),
         (spec.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}, but got {spec.sampler!r}."),
         (spec.pruner in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, but got {spec.pruner!r}."),
+        (spec.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}, but got {spec.backend!r}."),
+        (spec.cpus_per_trial > 0 and spec.gpus_per_trial >= 0,
+         "--cpus-per-trial must be > 0 and --gpus-per-trial >= 0."),
         (spec.confirm_top >= 0 and spec.confirm_seeds >= 0, "--confirm-top and --confirm-seeds must be >= 0."),
         (bool(spec.study_name.strip()) and len(spec.study_name) <= 512,
          "--study must be a non-empty name of at most 512 characters."),
