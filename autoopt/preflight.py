@@ -77,8 +77,8 @@ def preflight(task: Task, device: torch.device) -> Data | None:
     if not loss.requires_grad:
         raise UserError(f"{task.path}: the loss does not depend on the model's parameters (no gradient); "
                         "compute it from the model's output.")  # fmt: skip
-    if not math.isfinite(float(loss)):
-        raise UserError(f"{task.path}: the loss of the first batch is {float(loss)} before any training; "
+    if not math.isfinite(loss.item()):
+        raise UserError(f"{task.path}: the loss of the first batch is {loss.item()} before any training; "
                         "check the data and the loss function.")  # fmt: skip
     optimizer = torch.optim.Adam(model.parameters())
     _user_call(task, "the backward pass", loss.backward)

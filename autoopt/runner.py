@@ -124,7 +124,7 @@ def _train(task: Task, data: Data, job: TrialJob, reporter: Reporter, device: to
         for step, (inputs, targets) in enumerate(data.train.batches(job.config.batch_size, generator=order), 1):
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(inputs), targets)
-            value = float(loss)
+            value = loss.item()
             if not math.isfinite(value):
                 raise Diverged(f"training loss became {value} at epoch {epoch}, step {step}")
             loss.backward()
