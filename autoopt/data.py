@@ -69,18 +69,26 @@ def _stack(dataset: Any, path: Path, which: str) -> Split:
         return Split(tensors[0], tensors[1], dataset)
     if len(dataset) > MAX_STACKED_ITEMS:
         return Split(None, None, dataset)
+    items = []
+    for i in range(len(dataset)):
+        try:
+            items.append(dataset[i])
+        except Exception as exc:  # noqa: BLE001 - the user's __getitem__, reported with its index
+            raise UserError(
+                f"{path}: the {which} dataset has length {len(dataset)}, but reading item {i} raised "
+                f"{type(exc).__name__}: {exc}. Make its __len__ and __getitem__ agree."
+            ) from None
+    if not (isinstance(items[0], (tuple, list)) and len(items[0]) == 2):
+        raise UserError(
+            f"{path}: the {which} dataset's items must be (input, target) pairs, but item 0 is "
+            f"{type(items[0]).__name__}{f' of length {len(items[0])}' if isinstance(items[0], (tuple, list)) else ''}. "
+            "Return e.g. torch.utils.data.TensorDataset(x, y)."
+        )
     try:
-        items = [dataset[i] for i in range(len(dataset))]
         inputs = torch.stack([torch.as_tensor(item[0]) for item in items])
         targets = torch.stack([torch.as_tensor(item[1]) for item in items])
-    except (TypeError, RuntimeError, IndexError, ValueError) as exc:
-        if items and not (isinstance(items[0], (tuple, list)) and len(items[0]) == 2):
-            raise UserError(
-                f"{path}: the {which} dataset's items must be (input, target) pairs, but item 0 is "
-                f"{type(items[0]).__name__}. Return e.g. torch.utils.data.TensorDataset(x, y)."
-            ) from None
-        del exc  # items of varying shape: stream them instead
-        return Split(None, None, dataset)
+    except (TypeError, RuntimeError, ValueError):
+        return Split(None, None, dataset)  # items of varying shape: stream them instead
     return Split(inputs, targets, dataset)
 
 
