@@ -101,10 +101,18 @@ def read_study_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def space_from_table(table: dict[str, Any], *, where: str, space: SearchSpace | None = None) -> SearchSpace:
+# The command-line flag each key of a flag-built [space] table came from, for error messages.
+_FLAG_OF_KEY = {"optimizers": "--optimizers", "batch_size": "--batch-sizes", "lookahead": "--lookahead"}
+
+
+def space_from_table(table: dict[str, Any], *, where: str | None, space: SearchSpace | None = None) -> SearchSpace:
+    """Narrow ``space`` by a [space] table; ``where=None`` means the table came from flags."""
     space = space or SearchSpace()
     for key, value in table.items():
-        at = f"{where}.{key}"
+        if where is not None:
+            at = f"{where}.{key}"
+        else:
+            at = f"--set {key}" if isinstance(value, dict) else _FLAG_OF_KEY.get(key, f"--set {key}")
         if key == "optimizers":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise UserError(f"{at}: a list of optimizer names, e.g. [\"adam\", \"sgd\"].")
@@ -177,6 +185,6 @@ def build_spec(
     storage = settings.pop("storage", None) or study.get("storage") or default_storage()
     space = space_from_table(data.get("space", {}), where=f"{config}: [space]") if data else SearchSpace()
     if space_table:
-        space = space_from_table(space_table, where="flag", space=space)
+        space = space_from_table(space_table, where=None, space=space)
     spec = StudySpec(model_file=target, study_name=name, storage=storage, space=space)
     return check_spec(replace(spec, **settings))
