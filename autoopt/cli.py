@@ -132,7 +132,10 @@ def recommend(
 
 @app.command()
 def studies(storage: StorageOpt = None) -> None:
-    """List the studies in a storage, with their trial counts and best values."""
+    """List the studies in a storage, with their trial counts and best values.
+
+    Example: autoopt studies --storage sqlite:///autoopt.db
+    """
     listing.print_studies(out, storage or default_storage())
 
 
