@@ -1,30 +1,106 @@
-"""Lookahead (Zhang et al. 2019). Placeholder version; see issue #3 for the full one."""
+"""Lookahead (Zhang, Lucas, Hinton, Ba 2019, "Lookahead Optimizer: k steps forward, 1 step back").
+
+The wrapped optimizer takes ``k`` fast steps; then the slow weights move a fraction
+``alpha`` toward the fast ones and the fast weights restart from there::
+
+    slow = slow + alpha * (fast - slow)
+    fast = slow
+
+To the outside it is a plain ``torch.optim.Optimizer``: ``param_groups`` and ``defaults``
+are the wrapped optimizer's own objects, so LR schedulers and ``add_param_group`` act on
+it directly; ``state`` holds the slow weights; ``state_dict()`` carries the wrapped
+optimizer's state, the slow weights and the step counter.
+"""
 
 from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.optim import Optimizer
 
 
 class Lookahead(Optimizer):
-    def __init__(self, optimizer: Optimizer, k: int = 5, alpha: float = 0.5):
-        self.optimizer = optimizer
-        self.k, self.alpha = k, alpha
-        self.param_groups = optimizer.param_groups
-        self.defaults = optimizer.defaults
-        self.state = optimizer.state
-        self._steps = 0
-        self._slow = [p.detach().clone() for g in self.param_groups for p in g["params"]]
+    """Wrap ``optimizer``: every ``k`` steps, pull the weights back toward slow weights by ``alpha``.
+
+    >>> opt = Lookahead(torch.optim.AdamW(model.parameters()), k=5, alpha=0.5)  # doctest: +SKIP
+    """
+
+    def __init__(self, optimizer: Optimizer, k: int = 5, alpha: float = 0.5) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"Lookahead wraps a torch.optim.Optimizer, but got {type(optimizer).__name__}")
+        if not (isinstance(k, int) and k >= 1):
+            raise ValueError(f"Invalid k: {k!r}; `k >= 1` must hold (an integer number of fast steps)")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"Invalid alpha: {alpha}; `0 <= alpha <= 1` must hold")
+        # Optimizer.__setstate__ is torch's own way to set up an optimizer's hooks from its
+        # attributes; Optimizer.__init__ would copy the param groups instead of sharing them.
+        super().__setstate__({"optimizer": optimizer, "k": k, "alpha": alpha, "state": defaultdict(dict), "_steps": 0})
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        # A property, not a copy: the wrapped optimizer replaces its list on load_state_dict.
+        return self.optimizer.param_groups
+
+    @property
+    def defaults(self) -> dict[str, Any]:  # type: ignore[override]
+        return self.optimizer.defaults
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer, "k": self.k, "alpha": self.alpha, "state": self.state, "_steps": self._steps}
+
+    def __repr__(self) -> str:
+        return f"Lookahead(k={self.k}, alpha={self.alpha}, optimizer={self.optimizer!r})"
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """One fast step of the wrapped optimizer; every ``k``-th also updates the slow weights."""
+        if self._steps % self.k == 0:  # start of a cycle: parameters new to Lookahead join here
+            for p in self._params():
+                if p not in self.state:
+                    self.state[p]["slow_param"] = p.detach().clone()
+        loss = self.optimizer.step(closure)
+        self._steps += 1
+        if self._steps % self.k == 0:
+            self._update_slow_weights()
+        return loss
+
+    @torch.no_grad()
+    def _update_slow_weights(self) -> None:
+        fast = [p for p in self._params() if p in self.state]
+        slow = [self.state[p]["slow_param"] for p in fast]
+        grouped = Optimizer._group_tensors_by_device_and_dtype([fast, slow])
+        for (device_fast, device_slow), _ in grouped.values():
+            torch._foreach_lerp_(device_slow, device_fast, self.alpha)
+            torch._foreach_copy_(device_fast, device_slow)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = self.optimizer.step(closure)
-        self._steps += 1
-        if self._steps % self.k == 0:
-            for p, slow in zip((p for g in self.param_groups for p in g["params"]), self._slow):
-                slow.add_(p - slow, alpha=self.alpha)
-                p.copy_(slow)
-        return loss
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group to the wrapped optimizer; its slow weights start at the next cycle."""
+        self.optimizer.add_param_group(param_group)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The wrapped optimizer's state dict, the slow weights by parameter index, and the step counter."""
+        slow = {index: self.state[p]["slow_param"] for index, p in enumerate(self._params()) if p in self.state}
+        return {"optimizer": self.optimizer.state_dict(), "slow_params": slow, "step": self._steps}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` saved; the parameters must be grouped as when it was saved."""
+        missing = {"optimizer", "slow_params", "step"} - set(state_dict)
+        if missing:
+            raise ValueError(f"not a Lookahead state dict: it lacks {sorted(missing)}")
+        self.optimizer.load_state_dict(state_dict["optimizer"])
+        params = self._params()
+        if any(not 0 <= int(index) < len(params) for index in state_dict["slow_params"]):
+            raise ValueError(f"the state dict has slow weights for parameter indices beyond the {len(params)} given")
+        self.state = defaultdict(dict)
+        for index, slow in state_dict["slow_params"].items():
+            p = params[int(index)]
+            self.state[p]["slow_param"] = slow.to(dtype=p.dtype, device=p.device)
+        self._steps = int(state_dict["step"])
