@@ -28,7 +28,7 @@ from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, pick_
 from autoopt.space import default_params, suggest_config
 from autoopt.spec import DEFAULT_EPOCHS, StudySpec
 from autoopt.stale import fail_stale_trials, owner_tag
-from autoopt.storage import open_storage
+from autoopt.storage import open_storage, set_user_attrs
 from autoopt.task import Task, load_task
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -111,9 +111,7 @@ class _Search:
         attrs = {record.OPTIMIZER: config.optimizer, record.OPTIMIZER_KWARGS: config.optimizer_kwargs,
                  record.LOOKAHEAD: config.lookahead, record.BATCH_SIZE: config.batch_size, record.SEED: seed,
                  record.ROLE: role, "owner": self.owner}  # fmt: skip
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-        self.study._storage.record_heartbeat(trial._trial_id)
+        set_user_attrs(trial, attrs, first_heartbeat=True)
         prunable = role == record.ROLE_SEARCH
         job = TrialJob(trial.number, config, seed, self.epochs, prunable, self.spec.trial_timeout)
         self.running[trial.number] = trial
@@ -141,23 +139,23 @@ class _Search:
         trial = self.running.pop(number, None)
         if trial is None:
             return
-        for key, value in ((record.CURVE, outcome.curve), (record.TRAIN_LOSS, outcome.train_loss),
-                           (record.EPOCHS_RUN, len(outcome.curve)), (record.WALL_TIME, outcome.wall_time_s),
-                           (record.ENV, outcome.env)):  # fmt: skip
-            trial.set_user_attr(key, value)
+        attrs = {record.CURVE: outcome.curve, record.TRAIN_LOSS: outcome.train_loss,
+                 record.EPOCHS_RUN: len(outcome.curve), record.WALL_TIME: outcome.wall_time_s, record.ENV: outcome.env}
+        if outcome.state == PRUNED and record.PRUNE_REASON not in trial.user_attrs:
+            attrs[record.PRUNE_REASON] = outcome.reason or "stopped early"
+        elif outcome.state == FAIL:
+            attrs[record.FAIL_REASON] = outcome.reason or "failed"
+        set_user_attrs(trial, attrs)
         self.result.epochs_trained += len(outcome.curve)
         if outcome.state == COMPLETE:
             self.study.tell(trial, outcome.value)
             self.result.complete += 1
             self.consecutive_failures = 0
         elif outcome.state == PRUNED:
-            if outcome.reason and record.PRUNE_REASON not in trial.user_attrs:
-                trial.set_user_attr(record.PRUNE_REASON, outcome.reason)
             self.study.tell(trial, state=TrialState.PRUNED)
             self.result.pruned += 1
             self.consecutive_failures = 0
         else:
-            trial.set_user_attr(record.FAIL_REASON, outcome.reason or "failed")
             self.study.tell(trial, state=TrialState.FAIL)
             self.result.failed += 1
             self.result.failures.append(f"trial {number}: {outcome.reason}")

@@ -104,8 +104,8 @@ class RichProgress(SilentProgress):
         line = f"trial {number} {state}{shown} · {label}"
         if state == "fail":
             line += f" · {reason}"
-        style = {"complete": "green", "pruned": "dim", "fail": "red"}[state]
-        self.console.print(Text(line, style=style)) if state != "pruned" or not self.live else None
+        if state != "pruned" or self.live is None:  # on a terminal, pruned trials only show in the panel
+            self.console.print(Text(line, style={"complete": "green", "pruned": "dim", "fail": "red"}[state]))
         self._refresh()
 
     def end(self, result: SearchResult) -> None:

@@ -86,3 +86,30 @@ def require_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> 
         raise UserError(f"no study named {name!r} in {_hide_password(normalize_url(url))} (studies there: {known}). "
                         "Pass the right --storage, or run `autoopt search` first.")  # fmt: skip
     return optuna.load_study(study_name=name, storage=storage)
+
+
+def set_user_attrs(trial: optuna.Trial, attrs: dict[str, object], *, first_heartbeat: bool = False) -> None:
+    """Write several user attributes of a running trial in one transaction.
+
+    Optuna commits each ``set_user_attr`` on its own; a trial's record is a dozen keys,
+    which on SQLite made storage the larger part of a small trial's overhead. Falls back
+    to one call per key on storages that are not Optuna's RDBStorage. ``first_heartbeat``
+    adds the trial's first heartbeat row to the same transaction.
+    """
+    storage = trial.storage
+    backend = getattr(storage, "_backend", storage)
+    if not isinstance(backend, optuna.storages.RDBStorage):
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        if first_heartbeat and isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat):
+            storage.record_heartbeat(trial._trial_id)
+        return
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(backend.scoped_session, True) as session:
+        for key, value in attrs.items():
+            backend._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial._trial_id, key, value)
+        if first_heartbeat and backend.heartbeat_interval:
+            session.add(models.TrialHeartbeatModel(trial_id=trial._trial_id))
+    trial._cached_frozen_trial.user_attrs.update(attrs)
