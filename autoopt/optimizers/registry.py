@@ -6,10 +6,17 @@ space reads these ranges; nothing here knows about search.
 
 Search-level names map to constructor keywords one to one, except ``beta1`` and
 ``beta2`` which become ``betas=(beta1, beta2)``.
+
+Optimizers without an entry are added by name on first use: any other ``torch.optim``
+class by its lower-case name (``get("asgd")``), and any pytorch-optimizer class as
+``get("pytorch_optimizer:adabelief")`` when that optional package is installed. Such
+an entry searches only ``lr``, over two decades either side of the class's default.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,17 +74,81 @@ def register(info: OptimizerInfo, *, replace: bool = False) -> OptimizerInfo:
 
 
 def get(name: str) -> OptimizerInfo:
-    """The entry for ``name``; unknown names raise ``KeyError`` listing the known ones."""
+    """The entry for ``name``, registering other torch.optim and pytorch-optimizer ones on first use.
+
+    Names it cannot resolve raise ``KeyError`` saying why (the search space turns it into a user error).
+
+    >>> get("pytorch_optimizer:adabelief").ranges["lr"]  # doctest: +SKIP
+    Range(low=1e-05, high=0.1, log=True, searched=True)
+    """
     key = name.strip().lower()
     if key not in _REGISTRY:
-        known = ", ".join(names())
-        raise KeyError(f"unknown optimizer {name!r}; known optimizers: {known}")
+        register(_describe_by_name(key))
     return _REGISTRY[key]
 
 
 def names() -> list[str]:
     """Registered names, in registration order."""
     return list(_REGISTRY)
+
+
+_PYTORCH_OPTIMIZER = "pytorch_optimizer:"
+
+
+def _describe_by_name(key: str) -> OptimizerInfo:
+    """An entry with generic priors for a torch.optim or pytorch-optimizer class named ``key``."""
+    if key.startswith(_PYTORCH_OPTIMIZER):
+        cls = _pytorch_optimizer_class(key.removeprefix(_PYTORCH_OPTIMIZER))
+    else:
+        torch_classes = {
+            attr.lower(): obj
+            for attr, obj in vars(torch.optim).items()
+            if isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer) and obj is not torch.optim.Optimizer
+        }
+        if key not in torch_classes:
+            raise KeyError(
+                f"unknown optimizer {key!r}; known optimizers: {', '.join(names())}; any other torch.optim class "
+                f"also works by its lower-case name, and a pytorch-optimizer one as '{_PYTORCH_OPTIMIZER}<name>'"
+            )
+        cls = torch_classes[key]
+    return _generic_info(key, cls)
+
+
+def _pytorch_optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    try:  # optional: imported only when such a name is asked for
+        pytorch_optimizer = importlib.import_module("pytorch_optimizer")
+    except ImportError as error:
+        raise KeyError(
+            f"optimizer '{_PYTORCH_OPTIMIZER}{name}' needs the pytorch-optimizer package; "
+            "install it with `pip install 'autoopt[extra-optimizers]'`"
+        ) from error
+    try:
+        return pytorch_optimizer.load_optimizer(name)
+    except NotImplementedError as error:
+        raise KeyError(
+            f"pytorch-optimizer has no optimizer {name!r}; pytorch_optimizer.get_supported_optimizers() lists them"
+        ) from error
+
+
+def _generic_info(key: str, cls: type[torch.optim.Optimizer]) -> OptimizerInfo:
+    """Defaults read from the constructor's signature; ``lr`` searched two decades either side."""
+    arguments = list(inspect.signature(cls.__init__).parameters.values())[2:]  # after self, params
+    required = [a.name for a in arguments if a.default is a.empty and a.kind in (a.POSITIONAL_OR_KEYWORD, a.KEYWORD_ONLY)]
+    defaults = {a.name: a.default for a in arguments if _is_number_or_numbers(a.default)}
+    lr = defaults.get("lr")
+    if required or lr is None or lr <= 0:
+        raise KeyError(
+            f"optimizer {key!r} cannot be described generically: it needs a positive default `lr` and defaults "
+            f"for all other arguments (lr={lr!r}, arguments without defaults: {required}); "
+            "describe it with autoopt.optimizers.register(OptimizerInfo(...)) instead"
+        )
+    return OptimizerInfo(name=key, factory=cls, defaults=defaults, ranges={"lr": Range(lr / 100, lr * 100, log=True)})
+
+
+def _is_number_or_numbers(value: object) -> bool:
+    if isinstance(value, tuple):
+        return bool(value) and all(_is_number_or_numbers(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # Priors. Learning-rate ranges centre on each optimizer's usual default; Lion's sits
