@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -20,6 +20,15 @@ MakeOptimizer = Callable[[list[list[torch.Tensor]]], torch.optim.Optimizer]
 def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Names resolved by a test (``get("asgd")``) must not leak into other tests' registry."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Small tensors gain nothing from two threads, and on a shared two-core box they spin-wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def make_groups(dtype: torch.dtype, seed: int = 0) -> list[list[torch.Tensor]]:
