@@ -103,6 +103,9 @@ class _Search:
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
+    def out_of_epochs(self) -> bool:
+        return self.spec.epoch_budget is not None and self.result.epochs_trained >= self.spec.epoch_budget
+
     def start_trial(self) -> None:
         trial = self.study.ask()
         config = suggest_config(trial, self.spec.space)
@@ -186,7 +189,7 @@ class _Search:
         while True:
             counted = done + self.result.complete + self.result.pruned
             while (len(self.running) < self.executor.slots and counted + len(self.running) < self.spec.trials
-                   and not self.out_of_time()):  # fmt: skip
+                   and not self.out_of_time() and not self.out_of_epochs()):  # fmt: skip
                 self.start_trial()
             if not self.running:
                 break

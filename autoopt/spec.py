@@ -57,6 +57,7 @@ class StudySpec:
     trials: int = DEFAULT_TRIALS
     epochs: int | None = None  # None: the model file's `epochs`, else DEFAULT_EPOCHS
     timeout: float | None = None
+    epoch_budget: int | None = None  # stop starting search trials once this many epochs were trained
     trial_timeout: float | None = None
     seed: int | None = None
     jobs: int = 1
@@ -74,7 +75,7 @@ class StudySpec:
 
 _STUDY_KEYS = {
     "model": str, "name": str, "storage": str, "trials": int, "epochs": int, "timeout": (int, float),
-    "trial_timeout": (int, float), "seed": int, "jobs": int, "sampler": str, "pruner": str,
+    "trial_timeout": (int, float), "epoch_budget": int, "seed": int, "jobs": int, "sampler": str, "pruner": str,
     "warm_start": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
     "cpus_per_trial": (int, float), "gpus_per_trial": (int, float),
 }  # fmt: skip
@@ -141,6 +142,7 @@ def check_spec(spec: StudySpec) -> StudySpec:
         (spec.trials >= 1, f"--trials must be >= 1, but got {spec.trials}."),
         (spec.epochs is None or spec.epochs >= 1, f"--epochs must be >= 1, but got {spec.epochs}."),
         (spec.jobs >= 1, f"--jobs must be >= 1, but got {spec.jobs}."),
+        (spec.epoch_budget is None or spec.epoch_budget >= 1, f"--epoch-budget must be >= 1, but got {spec.epoch_budget}."),
         (spec.timeout is None or spec.timeout > 0, f"--timeout must be > 0 seconds, but got {spec.timeout}."),
         (spec.trial_timeout is None or spec.trial_timeout > 0,
          f"--trial-timeout must be > 0 seconds, but got {spec.trial_timeout}."),

@@ -7,6 +7,7 @@ The contract, all plain module-level names::
     def loss_fn(output, target) -> Tensor         # optional: cross-entropy for integer targets, else MSE
     def metric(output, target) -> float | Tensor  # optional: validation metric, batch mean
     direction = "maximize"                        # optional: direction of `metric` (default "minimize")
+    metric_name = "accuracy"                      # optional: how to label `metric` (default: its name)
     epochs = 20                                   # optional: default epochs per trial
     def train(trial) -> float                     # optional: bring your own loop (see autoopt.runner)
 
@@ -41,10 +42,7 @@ class Task:
     direction: str
     epochs: int | None
     train: Callable[[Any], float] | None
-
-    @property
-    def metric_name(self) -> str:
-        return getattr(self.metric, "__name__", "metric") if self.metric else "val_loss"
+    metric_name: str = "val_loss"
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -114,7 +112,9 @@ def load_task(path: str | Path) -> Task:
     epochs = getattr(module, "epochs", None)
     if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
         raise UserError(f"{path}: `epochs` must be a positive integer, but got {epochs!r}.")
+    label = getattr(module, "metric_name", None) or (getattr(metric, "__name__", "metric") if metric else "val_loss")
     return Task(
+        metric_name=str(label),
         path=path,
         build_model=build_model,
         datasets=datasets,

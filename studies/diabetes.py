@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 epochs = 30
+metric_name = "mse"
 
 
 def datasets():

@@ -10,6 +10,7 @@ from torch.utils.data import TensorDataset
 
 epochs = 12
 direction = "maximize"
+metric_name = "accuracy"
 
 
 def datasets():
