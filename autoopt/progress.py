@@ -97,9 +97,12 @@ class RichProgress(SilentProgress):
         self.finished += 1
         try:
             best = study.best_trial
-            self.best = f"{best.value:.4g} (trial {best.number}, {best.user_attrs.get('optimizer', '?')})"
         except ValueError:
-            pass
+            best = None  # nothing complete yet
+        if best is not None and best.user_attrs.get("optimizer"):
+            attrs = best.user_attrs
+            config = TrialConfig(attrs["optimizer"], attrs["optimizer_kwargs"], attrs.get("lookahead"), attrs["batch_size"])
+            self.best = f"{best.value:.4g} · trial {best.number} · {describe(config)}"
         shown = "" if value is None else f" {value:.4g}"
         line = f"trial {number} {state}{shown} · {label}"
         if state == "fail":
