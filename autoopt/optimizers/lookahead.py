@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from autoopt.optimizers.lion import _blocks
+
 
 class Lookahead(Optimizer):
     """Wrap ``optimizer``: every ``k`` steps, pull the weights back toward slow weights by ``alpha``.
@@ -75,8 +77,10 @@ class Lookahead(Optimizer):
         slow = [self.state[p]["slow_param"] for p in fast]
         grouped = Optimizer._group_tensors_by_device_and_dtype([fast, slow])
         for (device_fast, device_slow), _ in grouped.values():
-            torch._foreach_lerp_(device_slow, device_fast, self.alpha)
-            torch._foreach_copy_(device_fast, device_slow)
+            # Block by block, the copy reads the slow weights from cache: 4 passes over memory, not 5.
+            for block_fast, block_slow in _blocks(device_fast, device_slow):
+                torch._foreach_lerp_(block_slow, block_fast, self.alpha)
+                torch._foreach_copy_(block_fast, block_slow)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
