@@ -62,6 +62,7 @@ def search(
     epoch_budget: Annotated[int | None, typer.Option(help="Stop starting search trials once this many epochs were trained (this run)")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed: the same seed gives the same trials and values on CPU")] = None,
     jobs: Annotated[int | None, typer.Option(help="Trials run in parallel processes on this machine")] = None,
+    fuse: Annotated[str | None, typer.Option(help="Train K trials of one optimizer family at once as one vmapped model: K or auto [default: 1]")] = None,
     optimizers: Annotated[str | None, typer.Option(help="Comma-separated optimizers, e.g. adam,adamw,sgd,lion")] = None,
     config: Annotated[Path | None, typer.Option(help="Study file (TOML) that narrows the search space")] = None,
     lookahead: Annotated[str | None, typer.Option(help="Lookahead wrapper: search, on or off")] = None,
@@ -91,7 +92,7 @@ def search(
              "trial_timeout": trial_timeout, "epoch_budget": epoch_budget, "seed": seed, "jobs": jobs, "sampler": sampler, "pruner": pruner,
              "confirm_top": confirm_top, "confirm_seeds": confirm_seeds, "warm_start": warm_start,
              "backend": backend, "address": address, "cpus_per_trial": cpus_per_trial,
-             "gpus_per_trial": gpus_per_trial}  # fmt: skip
+             "gpus_per_trial": gpus_per_trial, "fuse": int(fuse) if fuse and fuse.isdigit() else fuse}  # fmt: skip
     table = _parse_set(set_ or [])
     if optimizers is not None:
         table["optimizers"] = [name.strip() for name in optimizers.split(",") if name.strip()]

@@ -20,8 +20,10 @@ from optuna.trial import TrialState
 from autoopt import __version__, record
 from autoopt.errors import UserError
 from autoopt.executors.base import Executor, Finished, Report
+from autoopt.executors.fused import FusedExecutor
 from autoopt.executors.inline import InlineExecutor
 from autoopt.executors.local import LocalExecutor
+from autoopt.fused.members import ask_member, fused_size, member_params
 from autoopt.preflight import preflight
 from autoopt.progress import Progress, SilentProgress
 from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, pick_device
@@ -106,8 +108,8 @@ class _Search:
     def out_of_epochs(self) -> bool:
         return self.spec.epoch_budget is not None and self.result.epochs_trained >= self.spec.epoch_budget
 
-    def start_trial(self) -> None:
-        trial = self.study.ask()
+    def start_trial(self, trial: optuna.Trial | None = None) -> None:
+        trial = trial or self.study.ask()
         config = suggest_config(trial, self.spec.space)
         role = trial.user_attrs.get(record.ROLE, record.ROLE_SEARCH)
         seed = (self.seed_base + 7919 * trial.number) % 2**31
@@ -148,6 +150,8 @@ class _Search:
             attrs[record.PRUNE_REASON] = outcome.reason or "stopped early"
         elif outcome.state == FAIL:
             attrs[record.FAIL_REASON] = outcome.reason or "failed"
+        if isinstance(self.executor, FusedExecutor):
+            attrs.update(self.executor.member_attrs(number))
         set_user_attrs(trial, attrs)
         self.result.epochs_trained += len(outcome.curve)
         if outcome.state == COMPLETE:
@@ -190,18 +194,29 @@ class _Search:
             counted = done + self.result.complete + self.result.pruned
             while (len(self.running) < self.executor.slots and counted + len(self.running) < self.spec.trials
                    and not self.out_of_time() and not self.out_of_epochs()):  # fmt: skip
-                self.start_trial()
+                self.start_trial(self.fused_member())
             if not self.running:
                 break
             self.pump()
         self.result.timed_out = self.out_of_time() and counted < self.spec.trials
 
+    def fused_member(self) -> optuna.Trial | None:
+        """A trial for a fused group's free slot (its family and batch size), or None for a plain ask."""
+        if not isinstance(self.executor, FusedExecutor):
+            return None
+        # Queued trials (warm starts) come first: a running group is refilled only when none wait.
+        waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        key = self.executor.wanted_key(refill=not waiting)
+        if key is None:
+            return None
+        return ask_member(self.study, member_params(key, self.spec.space), {record.ROLE: record.ROLE_SEARCH})
+
     def run_confirm_phase(self, pending: list[tuple[dict, int]]) -> None:
         while pending or self.running:
             while pending and len(self.running) < self.executor.slots and not self.out_of_time():
                 params, of = pending.pop(0)
-                self.study.enqueue_trial(params, user_attrs={record.ROLE: record.ROLE_CONFIRM, record.CONFIRM_OF: of})
-                self.start_trial()
+                # This very trial, not the oldest queued one (a warm start the search phase left).
+                self.start_trial(ask_member(self.study, params, {record.ROLE: record.ROLE_CONFIRM, record.CONFIRM_OF: of}))
             if self.out_of_time():
                 pending.clear()
             if self.running:
@@ -241,7 +256,9 @@ def confirmations_needed(study: optuna.Study, top: int, seeds: int) -> list[tupl
     return pending
 
 
-def _make_executor(spec: StudySpec, task: Task, data: object, device: object) -> Executor:
+def _make_executor(spec: StudySpec, task: Task, data: object, device: object, fuse: int = 1) -> Executor:
+    if fuse > 1:
+        return FusedExecutor(task, data, device, size=fuse, workers=spec.jobs)
     if spec.backend == "ray":
         from autoopt.executors.ray import RayExecutor  # Ray is an optional extra
 
@@ -267,7 +284,8 @@ def search(spec: StudySpec, *, progress: Progress | None = None) -> SearchResult
     result = SearchResult(spec.study_name, spec.storage)
     done = _counted(study)
     progress.begin(spec, epochs, done, reclaimed)
-    with _make_executor(spec, task, data, device) as executor:
+    fuse = fused_size(spec, task, data, device)
+    with _make_executor(spec, task, data, device, fuse) as executor:
         loop = _Search(study, spec, executor, progress, epochs, result)
         try:
             loop.run_search_phase(done)

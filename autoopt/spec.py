@@ -61,6 +61,7 @@ class StudySpec:
     trial_timeout: float | None = None
     seed: int | None = None
     jobs: int = 1
+    fuse: int | str = 1  # trials trained together as one vmapped model (autoopt.fused); "auto": by model size
     space: SearchSpace = field(default_factory=SearchSpace)
     sampler: str = "tpe"
     pruner: str = "asha"
@@ -75,7 +76,7 @@ class StudySpec:
 
 _STUDY_KEYS = {
     "model": str, "name": str, "storage": str, "trials": int, "epochs": int, "timeout": (int, float),
-    "trial_timeout": (int, float), "epoch_budget": int, "seed": int, "jobs": int, "sampler": str, "pruner": str,
+    "trial_timeout": (int, float), "epoch_budget": int, "seed": int, "jobs": int, "fuse": (int, str), "sampler": str, "pruner": str,
     "warm_start": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
     "cpus_per_trial": (int, float), "gpus_per_trial": (int, float),
 }  # fmt: skip
@@ -142,6 +143,8 @@ def check_spec(spec: StudySpec) -> StudySpec:
         (spec.trials >= 1, f"--trials must be >= 1, but got {spec.trials}."),
         (spec.epochs is None or spec.epochs >= 1, f"--epochs must be >= 1, but got {spec.epochs}."),
         (spec.jobs >= 1, f"--jobs must be >= 1, but got {spec.jobs}."),
+        (spec.fuse == "auto" or (type(spec.fuse) is int and spec.fuse >= 1),
+         f"--fuse must be a whole number >= 1 or auto, but got {spec.fuse!r}."),
         (spec.epoch_budget is None or spec.epoch_budget >= 1, f"--epoch-budget must be >= 1, but got {spec.epoch_budget}."),
         (spec.timeout is None or spec.timeout > 0, f"--timeout must be > 0 seconds, but got {spec.timeout}."),
         (spec.trial_timeout is None or spec.trial_timeout > 0,

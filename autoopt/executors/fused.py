@@ -1,0 +1,240 @@
+"""Trials trained in fused groups: up to ``size`` members of one optimizer family and batch size at once.
+
+To the engine this is an executor like the others: jobs go in one by one, and every
+member still sends one ``Report`` per epoch, waits for its own answer, and ends with its
+own ``Finished``; pruning, storage and progress are per trial as before. Two things are
+new: ``wanted_key()`` tells the engine which family and batch size the next trial should
+have so that it can join a group, and ``member_attrs()`` gives what a member's record
+needs to say how it was trained (group, size, shared batch order).
+
+A group starts training at the engine's next ``poll`` after its first job, so the jobs the
+engine submits in one go start together. While it trains, a member that is pruned,
+fails or finishes frees its slot, and a job of the same key joins at the next epoch
+boundary, with the group's batch order from there on. A group admits at most
+``REFILL_GENERATIONS * size`` members: refilling forever would pin the whole search to
+the first family the sampler drew, so the sampler gets to choose a new family and batch
+size at least every that many trials. Jobs the fused rules cannot train (another
+optimizer, an option such as ``amsgrad``) run alone, as the inline executor runs them.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import torch
+
+from autoopt.data import Data
+from autoopt.executors.base import Event, Finished, Report
+from autoopt.executors.inline import InlineExecutor
+from autoopt.fused.group import FusedGroup, GroupKey
+from autoopt.fused.rules import NotFusable, member_hyperparameters
+from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, environment, run_trial
+from autoopt.space import TrialConfig
+from autoopt.task import Task
+
+REFILL_GENERATIONS = 2
+
+
+def group_key(config: TrialConfig) -> GroupKey:
+    return GroupKey(config.optimizer, config.batch_size, config.lookahead is not None)
+
+
+def fusable(config: TrialConfig) -> bool:
+    try:
+        member_hyperparameters(config.optimizer, config.optimizer_kwargs)
+    except NotFusable:
+        return False
+    return True
+
+
+@dataclass(eq=False)
+class _Slots:
+    """The executor's view of one group: who is waiting to join, how many train, how many were admitted."""
+
+    key: GroupKey
+    size: int
+    leader: int = -1  # the first trial's number: the group's id
+    alone: bool = False
+    pending: list[TrialJob] = field(default_factory=list)
+    training: int = 0
+    admitted: int = 0
+    closed: bool = False
+
+    def accepts(self) -> bool:
+        return (not self.alone and not self.closed and len(self.pending) + self.training < self.size
+                and self.admitted < REFILL_GENERATIONS * self.size)  # fmt: skip
+
+
+@dataclass
+class _Member:
+    job: TrialJob
+    outcome: TrialOutcome
+    started: float
+    epoch: int = 0
+
+
+class FusedExecutor(InlineExecutor):
+    """Fused groups of up to ``size`` trials, ``workers`` groups training at once.
+
+    Like the inline executor, groups train in threads of the driver process, and events
+    and answers pass through its queues; what its job queue carries here is a whole group.
+    """
+
+    def __init__(self, task: Task, data: Data, device: torch.device, *, size: int, workers: int = 1) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._groups: list[_Slots] = []
+        self._unlaunched: list[_Slots] = []
+        self._attrs: dict[int, dict[str, int]] = {}
+        self._closing = False
+        super().__init__(task, data, device, slots=workers)
+        self.slots = size * workers
+
+    # ---- the engine's side -------------------------------------------------------------
+
+    def wanted_key(self, *, refill: bool = True) -> GroupKey | None:
+        """The key of a group with a free slot, or None: then any trial may start a new group.
+
+        ``refill=False`` offers only groups that have not started, so that trials the study
+        has queued (warm starts) lead groups of their own before running groups grow.
+        """
+        with self._lock:
+            open_groups = [g for g in self._groups if g.accepts() and (refill or g in self._unlaunched)]
+            return open_groups[0].key if open_groups else None
+
+    def member_attrs(self, number: int) -> dict[str, int]:
+        """How trial ``number`` was trained: its group, the group's size, the shared batch order."""
+        return self._attrs.get(number, {})
+
+    def submit(self, job: TrialJob) -> None:
+        self._answers[job.number] = queue.Queue()
+        key = group_key(job.config)
+        with self._lock:
+            alone = not fusable(job.config)
+            group = None if alone else next((g for g in self._groups if g.key == key and g.accepts()), None)
+            if group is None:
+                group = _Slots(key, 1 if alone else self.size, leader=job.number, alone=alone)
+                self._groups.append(group)
+                self._unlaunched.append(group)
+            group.pending.append(job)
+            group.admitted += 1
+
+    def poll(self, timeout: float) -> list[Event]:
+        with self._lock:  # what the engine submitted since its last poll starts together
+            for group in self._unlaunched:
+                self._jobs.put(group)
+            self._unlaunched.clear()
+        return super().poll(timeout)
+
+    def close(self) -> None:
+        self._closing = True  # groups take no more members; the answers released below end them
+        super().close()
+
+    # ---- the workers' side -------------------------------------------------------------
+
+    def _work(self) -> None:
+        while (slots := self._jobs.get()) is not None:
+            if slots.alone:
+                self._run_alone(slots)
+            else:
+                self._run_group(slots)
+
+    def _run_alone(self, slots: _Slots) -> None:
+        with self._lock:
+            job = slots.pending.pop()
+            slots.closed = True
+            self._groups.remove(slots)
+        answers = self._answers[job.number]
+
+        def reporter(epoch: int, value: float, train_loss: float) -> bool:
+            self._events.put(Report(job.number, epoch, value, train_loss))
+            return answers.get()
+
+        self._events.put(Finished(job.number, run_trial(self.task, self.data, job, reporter, device=self.device)))
+
+    def _take_joiners(self, slots: _Slots, group: FusedGroup | None) -> list[TrialJob] | None:
+        """Jobs waiting to join; None once the group is empty with none waiting (closed atomically with submit)."""
+        with self._lock:
+            joining, slots.pending = slots.pending, []
+            if self._closing or (not joining and (group is None or not len(group))):
+                slots.closed = True
+                if slots in self._groups:
+                    self._groups.remove(slots)
+                return None
+            slots.training += len(joining)
+            return joining
+
+    def _run_group(self, slots: _Slots) -> None:
+        group: FusedGroup | None = None
+        members: list[_Member] = []
+        while (joining := self._take_joiners(slots, group)) is not None:
+            for job in joining:
+                group = group or FusedGroup(self.task, self.data, self.device, slots.key, batch_seed=job.seed)
+                members += self._admit(group, slots, job)
+            if not members:
+                continue
+            try:
+                losses = group.train_epoch()
+                values = group.evaluate()
+            except Exception as exc:  # noqa: BLE001 - a failing group fails its members, not the search
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                losses = values = [math.nan] * len(members)
+                for member in members:
+                    member.outcome.reason = f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
+            members = self._end_epoch(members, losses, values)
+            group.keep([i for i, m in enumerate(group.jobs) if any(m is live.job for live in members)])
+            with self._lock:
+                slots.training = len(members)
+
+    def _admit(self, group: FusedGroup, slots: _Slots, job: TrialJob) -> list[_Member]:
+        member = _Member(job, TrialOutcome(state=COMPLETE, env=environment(self.device)), time.perf_counter())
+        self._attrs[job.number] = {"fused_group": slots.leader, "fused_size": slots.size,
+                                   "fused_batch_seed": group.batch_seed, "fused_batch_skip": group.epochs_drawn}  # fmt: skip
+        try:
+            group.add(job)
+        except Exception as exc:  # noqa: BLE001 - the user's build_model, reported on its trial
+            self._finish(member, FAIL, f"error: {type(exc).__name__}: {exc}")
+            return []
+        return [member]
+
+    def _end_epoch(self, members: list[_Member], losses: list[float], values: list[float]) -> list[_Member]:
+        """Report each member's epoch, take the answers, finish who is done; the members going on."""
+        asked = []
+        for member, loss, value in zip(members, losses, values):
+            member.epoch += 1
+            job, out = member.job, member.outcome
+            if out.reason:  # the group's epoch raised
+                self._finish(member, FAIL, out.reason)
+            elif not math.isfinite(loss):
+                self._finish(member, FAIL, f"diverged: training loss became {loss} in epoch {member.epoch}")
+            elif not math.isfinite(value):
+                self._finish(member, FAIL, f"diverged: validation value became {value} after epoch {member.epoch}")
+            elif job.time_limit_s and time.perf_counter() - member.started > job.time_limit_s:
+                self._finish(member, FAIL, f"timeout: exceeded the per-trial limit of {job.time_limit_s:g} s at epoch {member.epoch}")
+            else:
+                out.curve.append(value)
+                out.train_loss.append(loss)
+                self._events.put(Report(job.number, member.epoch, value, loss))
+                asked.append(member)
+        going_on = []
+        for member in asked:  # every report is out before any answer is awaited: the engine answers in a batch
+            if self._answers[member.job.number].get():
+                self._finish(member, PRUNED, f"stopped early by the pruner after epoch {member.epoch}")
+            elif member.epoch >= member.job.epochs:
+                self._finish(member, COMPLETE, None)
+            else:
+                going_on.append(member)
+        return going_on
+
+    def _finish(self, member: _Member, state: str, reason: str | None) -> None:
+        out = member.outcome
+        out.state, out.reason = state, reason
+        out.value = out.curve[-1] if out.curve and state != FAIL else None
+        out.wall_time_s = time.perf_counter() - member.started
+        self._events.put(Finished(member.job.number, out))
+

@@ -1,0 +1,12 @@
+"""Fused trials: many configurations of one small model trained at once as one vmapped model.
+
+See ``group.py`` for what members share (the batch order) and what each keeps, ``rules.py``
+for the vectorized optimizers, ``check.py`` for which models qualify, and
+``autoopt.executors.fused`` for how groups run inside a search.
+"""
+
+from autoopt.fused.check import fusion_blocker
+from autoopt.fused.group import FusedGroup, GroupKey
+from autoopt.fused.rules import RULES, NotFusable, member_hyperparameters
+
+__all__ = ["RULES", "FusedGroup", "GroupKey", "NotFusable", "fusion_blocker", "member_hyperparameters"]

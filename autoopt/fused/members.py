@@ -1,0 +1,65 @@
+"""Engine-side helpers: trials that share a group's optimizer family and batch size."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import TrialState, create_trial
+
+from autoopt.data import Data
+from autoopt.fused.check import fusion_blocker
+from autoopt.fused.group import GroupKey
+from autoopt.space import SearchSpace
+from autoopt.spec import StudySpec
+from autoopt.task import Task
+
+# --fuse auto: models up to this many parameters are "small" (a step is launch- or overhead-bound) ...
+AUTO_MAX_PARAMETERS = 1_000_000
+# ... and get groups of this size (see benchmarks/fused.py for the measurements behind them).
+AUTO_SIZE = {"cpu": 16, "cuda": 64}
+
+
+def fused_size(spec: StudySpec, task: Task, data: Data | None, device: torch.device) -> int:
+    """How many trials to train per group: ``spec.fuse``, or 1 with a one-line notice saying why not."""
+    if spec.fuse == 1:
+        return 1
+    if spec.backend != "local":
+        return _notice(f"--fuse {spec.fuse}: fused groups run on the local backend; trials run one at a time")
+    blocker = fusion_blocker(task, data, device)
+    if blocker is not None:
+        return _notice(f"--fuse {spec.fuse}: {task.path.name} cannot train fused ({blocker}); trials run one at a time")
+    if spec.fuse != "auto":
+        return int(spec.fuse)
+    torch.manual_seed(0)
+    parameters = sum(p.numel() for p in task.build_model().parameters())
+    return AUTO_SIZE.get(device.type, 1) if parameters <= AUTO_MAX_PARAMETERS else 1
+
+
+def _notice(message: str) -> int:
+    print(f"autoopt: {message}", file=sys.stderr)
+    return 1
+
+
+def member_params(key: GroupKey, space: SearchSpace) -> dict[str, Any]:
+    """The params a member of ``key``'s group must have; the sampler draws the others."""
+    params: dict[str, Any] = {"optimizer": key.optimizer, "batch_size": key.batch_size}
+    if space.lookahead == "search":  # otherwise Lookahead is no parameter at all
+        params["lookahead"] = key.lookahead
+    return params
+
+
+def ask_member(study: optuna.Study, params: dict[str, Any], user_attrs: dict[str, Any]) -> optuna.Trial:
+    """A new trial with ``params`` fixed and the rest sampled, taken now.
+
+    This is ``study.enqueue_trial(params)`` followed by ``study.ask()``, except that ``ask``
+    would first hand out any trials queued before (warm starts, confirmations) and the
+    group would get a member of another family.
+    """
+    template = create_trial(state=TrialState.WAITING, system_attrs={"fixed_params": params}, user_attrs=user_attrs)
+    trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+    study._storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)
+    study._thread_local.cached_all_trials = None  # as ask() does: the sampler sees the newest trials
+    return optuna.Trial(study, trial_id)
