@@ -15,6 +15,12 @@ boundary, with the group's batch order from there on. A group admits at most
 the first family the sampler drew, so the sampler gets to choose a new family and batch
 size at least every that many trials. Jobs the fused rules cannot train (another
 optimizer, an option such as ``amsgrad``) run alone, as the inline executor runs them.
+
+On Ray (not wired yet: ``--backend ray --fuse K`` runs ordinary trials, with a notice) a
+group is the unit to place: one actor per group instead of per trial, reserving the
+group's GPU, running ``_run_group``'s loop over a ``FusedGroup`` and relaying each
+member's Report and answer the way the trial actors relay one trial's. The engine side
+(``wanted_key``, ``member_attrs``, per-member events) stays as it is here.
 """
 
 from __future__ import annotations
