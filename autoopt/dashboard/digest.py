@@ -1,0 +1,251 @@
+"""Aggregate a study's trials on the server into what the pages draw.
+
+Browsers never receive raw trials: they get one leaderboard row per optimizer, one point
+per finished search trial for the learning-rate picture, quartiles per batch size, the
+curves of each optimizer's best trial, and one page of pruned and failed trials. Stored
+attributes are read defensively: a trial's user attributes are data written by other
+programs, so a missing or odd value becomes "unknown" instead of an error.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from optuna.storages import BaseStorage
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from autoopt import record
+from autoopt.errors import UserError
+from autoopt.listing import trial_row
+from autoopt.recommend import OptimizerSummary
+from autoopt.recommend import leaderboard as variant_summaries
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class TrialView:
+    """One trial as the dashboard lists it."""
+
+    number: int
+    state: str
+    value: float | None
+    last_value: float | None  # the last epoch reported, the only value a pruned trial has
+    optimizer: str
+    lr: float | None
+    lookahead: bool
+    batch_size: int | None
+    role: str
+    confirm_of: int | None
+    epochs_run: int | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, trial: FrozenTrial) -> TrialView:
+        row = trial_row(trial)
+        steps = trial.intermediate_values
+        return cls(
+            number=trial.number,
+            state=trial.state.name,
+            value=_finite(row["value"]) if trial.state == TrialState.COMPLETE else None,
+            last_value=_finite(steps[max(steps)]) if steps else None,
+            optimizer=str(row["optimizer"] or UNKNOWN),
+            lr=_finite(row["lr"]),
+            lookahead=bool(row["lookahead"]),
+            batch_size=_integer(row["batch_size"]),
+            role=str(row["role"]),
+            confirm_of=_integer(trial.user_attrs.get(record.CONFIRM_OF)),
+            epochs_run=_integer(row["epochs_run"]),
+            reason=None if row["reason"] is None else str(row["reason"]),
+        )
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One optimizer: its best search value, and the CLI's summaries without and with Lookahead."""
+
+    optimizer: str
+    best: float | None
+    best_trial: int | None
+    plain: OptimizerSummary | None
+    lookahead: OptimizerSummary | None
+    states: dict[str, int]  # its search trials per state name
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The per-epoch validation values and training losses of one trial."""
+
+    optimizer: str
+    number: int
+    values: list[float]
+    train_loss: list[float]
+
+
+@dataclass(frozen=True)
+class BatchBox:
+    """Quartiles of the finished values of one optimizer at one batch size."""
+
+    optimizer: str
+    batch_size: int
+    count: int
+    low: float
+    q1: float
+    median: float
+    q3: float
+    high: float
+
+
+@dataclass(frozen=True)
+class StudyDigest:
+    study_id: int
+    name: str
+    direction: str  # "maximize" or "minimize"
+    metric: str
+    info: dict[str, Any]  # the study's "autoopt" attribute, {} for foreign studies
+    counts: dict[str, int]  # trials per state name
+    leaderboard: list[LeaderboardRow]
+    points: list[TrialView]  # finished search trials: the learning-rate picture
+    pruned_points: list[TrialView]
+    best_curves: list[Curve]
+    batch_effect: list[BatchBox]
+    problems: list[TrialView]  # pruned and failed trials, newest first
+    confirmations: list[tuple[TrialView, float | None]]  # a confirm run and the value it re-checks
+
+    @property
+    def optimizers(self) -> list[str]:
+        return [row.optimizer for row in self.leaderboard]
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _integer(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def single_direction(storage: BaseStorage, study_id: int) -> StudyDirection:
+    directions = storage.get_study_directions(study_id)
+    if len(directions) != 1:
+        name = storage.get_study_name_from_id(study_id)
+        raise UserError(
+            f"Study {name!r} has {len(directions)} objectives; autoopt's pages cover "
+            "single-objective studies. Open it in the Optuna dashboard view instead."
+        )
+    return directions[0]
+
+
+def sort_key(direction: StudyDirection) -> Callable[[float | None], tuple[bool, float]]:
+    """A key for ``sorted``: best value first, missing values last."""
+    sign = -1.0 if direction == StudyDirection.MAXIMIZE else 1.0
+    return lambda value: (value is None, 0.0 if value is None else sign * value)
+
+
+def leaderboard(frozen: Sequence[FrozenTrial], views: Sequence[TrialView], direction: StudyDirection) -> list[LeaderboardRow]:
+    """One row per optimizer, best first, over search trials (confirmations re-check, not compete).
+
+    The per-variant best and median come from ``autoopt.recommend.leaderboard``, so this
+    page and ``autoopt recommend`` can never disagree.
+    """
+    finished = [t for t in frozen if t.state.is_finished()]
+    summaries = {(s.optimizer, s.lookahead): s for s in variant_summaries(finished, direction == StudyDirection.MAXIMIZE)}
+    key = sort_key(direction)
+    groups: dict[str, list[TrialView]] = defaultdict(list)
+    for view in views:
+        if view.role != record.ROLE_CONFIRM:
+            groups[view.optimizer].append(view)
+    rows = []
+    for optimizer, group in groups.items():
+        best = min((t for t in group if t.value is not None), key=lambda t: key(t.value), default=None)
+        rows.append(
+            LeaderboardRow(
+                optimizer=optimizer,
+                best=None if best is None else best.value,
+                best_trial=None if best is None else best.number,
+                plain=summaries.get((optimizer, False)),
+                lookahead=summaries.get((optimizer, True)),
+                states=dict(Counter(t.state for t in group)),
+            )
+        )
+    return sorted(rows, key=lambda row: (key(row.best), row.optimizer))
+
+
+def batch_effect(points: Iterable[TrialView]) -> list[BatchBox]:
+    groups: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for trial in points:
+        if trial.batch_size is not None and trial.value is not None:
+            groups[trial.optimizer, trial.batch_size].append(trial.value)
+    boxes = []
+    for (optimizer, batch_size), values in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+        boxes.append(BatchBox(optimizer, batch_size, len(values), min(values), q1, median, q3, max(values)))
+    return boxes
+
+
+def _float_list(value: Any) -> list[float]:
+    if not isinstance(value, list):
+        return []
+    return [v for v in (_finite(item) for item in value) if v is not None]
+
+
+def best_curves(rows: Sequence[LeaderboardRow], trials: dict[int, FrozenTrial]) -> list[Curve]:
+    curves = []
+    for row in rows:
+        if row.best_trial is None:
+            continue
+        trial = trials[row.best_trial]
+        values = _float_list(trial.user_attrs.get(record.CURVE))
+        if not values:  # older records: the curve lives only in the intermediate values
+            values = [v for _, v in sorted(trial.intermediate_values.items())]
+        curves.append(Curve(row.optimizer, trial.number, values, _float_list(trial.user_attrs.get(record.TRAIN_LOSS))))
+    return curves
+
+
+def load_views(storage: BaseStorage, study_id: int) -> tuple[list[TrialView], dict[int, FrozenTrial]]:
+    """Every trial of the study as a view, and the trials themselves by number."""
+    frozen = storage.get_all_trials(study_id, deepcopy=False)
+    return [TrialView.of(t) for t in frozen], {t.number: t for t in frozen}
+
+
+def study_info(storage: BaseStorage, study_id: int) -> dict[str, Any]:
+    info = storage.get_study_user_attrs(study_id).get(record.STUDY_INFO)
+    return info if isinstance(info, dict) else {}
+
+
+def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
+    """Everything the study page and the report show, computed from the stored trials."""
+    direction = single_direction(storage, study_id)
+    views, frozen = load_views(storage, study_id)
+    rows = leaderboard(list(frozen.values()), views, direction)
+    search = [t for t in views if t.role != record.ROLE_CONFIRM]
+    points = [t for t in search if t.value is not None]
+    values = {t.number: t.value for t in views}
+    info = study_info(storage, study_id)
+    return StudyDigest(
+        study_id=study_id,
+        name=storage.get_study_name_from_id(study_id),
+        direction=direction.name.lower(),
+        metric=str(info.get("metric") or "objective value"),
+        info=info,
+        counts=dict(Counter(t.state for t in views)),
+        leaderboard=rows,
+        points=points,
+        pruned_points=[t for t in search if t.state == TrialState.PRUNED.name and t.last_value is not None],
+        best_curves=best_curves(rows, frozen),
+        batch_effect=batch_effect(points),
+        problems=[t for t in reversed(views) if t.state in (TrialState.PRUNED.name, TrialState.FAIL.name)],
+        confirmations=[
+            (t, values.get(t.confirm_of) if t.confirm_of is not None else None)
+            for t in views
+            if t.role == record.ROLE_CONFIRM
+        ],
+    )
