@@ -113,10 +113,9 @@ def _single_tensor_lion(
 ) -> None:
     for param, grad, exp_avg in zip(params, grads, exp_avgs):
         grad = -grad if maximize else grad
-        update = exp_avg.lerp(grad, 1 - beta1).sign_()
         if weight_decay != 0:
             param.add_(param, alpha=-lr * weight_decay)
-        param.add_(update, alpha=-lr)
+        param.add_(exp_avg.lerp(grad, 1 - beta1).sign_(), alpha=-lr)
         exp_avg.lerp_(grad, 1 - beta2)
 
 
@@ -142,6 +141,7 @@ def _multi_tensor_lion(
                 torch._foreach_add_(block_params, block_params, alpha=-lr * weight_decay)
             torch._foreach_add_(block_params, updates, alpha=-lr)
             torch._foreach_lerp_(block_exp_avgs, block_grads, 1 - beta2)
+            del updates, block_grads  # free this block's temporaries before the next block makes its own
 
 
 def _blocks(*tensor_lists: list[torch.Tensor]) -> Iterator[tuple[list[torch.Tensor], ...]]:
