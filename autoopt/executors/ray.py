@@ -129,7 +129,7 @@ class _Slot:
 
 
 class RayExecutor(Executor):
-    def __init__(self, spec: StudySpec) -> None:
+    def __init__(self, spec: StudySpec, *, slots: int | None = None) -> None:
         self.model_file = Path(spec.model_file).resolve()
         # A caller that connected Ray itself (a benchmark, a notebook) chose what travels; we run from its cwd.
         self._owns_ray = not ray.is_initialized()
@@ -138,7 +138,7 @@ class RayExecutor(Executor):
         resources = {"num_cpus": spec.cpus_per_trial, "num_gpus": spec.gpus_per_trial}
         self._actor_class = ray.remote(max_restarts=0, **resources)(TrialActor)
         self._threads = max(1, math.floor(spec.cpus_per_trial))
-        self.slots = spec.jobs if spec.jobs > 1 else slots_for(ray.cluster_resources(), spec)
+        self.slots = slots or (spec.jobs if spec.jobs > 1 else slots_for(ray.cluster_resources(), spec))
         self._slots = [self._spawn() for _ in range(self.slots)]
         self._pending: list[TrialJob] = []
         self._waiting: dict[Any, _Slot] = {}  # ObjectRef of a start/answer call -> its slot
@@ -198,7 +198,7 @@ class RayExecutor(Executor):
         self._waiting = {ref: s for ref, s in self._waiting.items() if s is not slot}
         if slot.job is None:
             if slot.node is None and _is_load_error(exc):
-                raise UserError(f"{self.model_file.name} failed to load on the Ray cluster: {first_line(exc)}. "
+                raise UserError(f"{self.model_file.name} failed to load on the Ray cluster: {last_line(exc)}. "
                                 "Every node needs autoopt and the model's packages installed.") from None  # fmt: skip
             return []
         where = f" on node {slot.node}" if slot.node else ""
@@ -234,6 +234,12 @@ def slots_for(resources: dict[str, float], spec: StudySpec) -> int:
 
 def _is_load_error(exc: RayError) -> bool:
     return "ActorDiedError" in type(exc).__name__ and "__init__" in str(exc)
+
+
+def last_line(exc: BaseException) -> str:
+    """The cause at the bottom of a remote traceback."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1][:300] if lines else type(exc).__name__
 
 
 def first_line(exc: BaseException) -> str:
