@@ -1,0 +1,158 @@
+"""autoopt's own pages, requested in process: what each one must show."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import optuna
+import pytest
+from conftest import HOSTILE_REASON, MNIST, Task, build_study, call, leaderboard_rows, tagged
+
+from autoopt import record
+from autoopt.dashboard.rendering import number
+
+
+def test_studies_page_lists_every_study_with_its_leading_optimizer(app, populated):
+    html = call(app, "/").text
+    for study in (populated.mnist, populated.cifar, populated.empty):
+        assert f'href="/studies/{study._study_id}"' in html
+        assert study.study_name in html
+    mnist_row = html.split(f'data-study="{populated.mnist._study_id}"', 1)[1].split("</tr>", 1)[0]
+    best = populated.mnist.best_trial
+    assert best.user_attrs[record.OPTIMIZER] in mnist_row
+    assert number(best.value) in mnist_row
+
+
+def test_leaderboard_shows_every_optimizer_with_its_best_search_value(app, populated, oracle):
+    for study in (populated.mnist, populated.cifar):
+        html = call(app, f"/studies/{study._study_id}").text
+        assert leaderboard_rows(html) == oracle(study)
+
+
+def test_leaderboard_ranks_best_first_in_the_study_direction(app, populated):
+    for study in (populated.mnist, populated.cifar):
+        values = list(leaderboard_rows(call(app, f"/studies/{study._study_id}").text).values())
+        assert values == sorted(values, reverse=study.direction.name == "MAXIMIZE")
+
+
+def test_confirmation_runs_are_listed_apart_and_do_not_enter_the_leaderboard(mnist_page, populated, oracle):
+    html = mnist_page
+    confirm = next(t for t in populated.mnist.trials if t.user_attrs.get(record.ROLE) == record.ROLE_CONFIRM)
+    section = html.split('id="confirmations"', 1)[1].split("</section>", 1)[0]
+    assert f"#{confirm.number}" in section and f"#{confirm.user_attrs[record.CONFIRM_OF]}" in section
+    assert confirm.value not in oracle(populated.mnist).values()
+
+
+def test_a_trial_the_search_finishes_shows_on_the_next_load(app, populated):
+    name = f"live-{populated.mnist.study_name}"
+    study = build_study(populated.url, name, task=Task({"sgd": MNIST["sgd"]}), trials_per_optimizer=2, confirm=False)
+    populated.created.append(name)
+    path = f"/studies/{study._study_id}"
+    assert 'class="badge live"' in call(app, path).text  # a trial is running: the page refreshes itself
+    (running,) = study.get_trials(states=[optuna.trial.TrialState.RUNNING])
+    study.tell(running.number, 0.999)
+    after = call(app, path).text
+    assert leaderboard_rows(after) == {"sgd": 0.999}
+    assert 'class="badge live"' not in after
+
+
+def test_pruned_and_failed_trials_are_listed_with_their_reasons(mnist_page, populated):
+    html = mnist_page
+    listed = {int(row["data-trial"]) for row in tagged(html, "data-trial")}
+    problems = [t for t in populated.mnist.trials if t.state.name in ("PRUNED", "FAIL")]
+    newest = sorted(problems, key=lambda t: -t.number)[: len(listed)]
+    assert listed == {t.number for t in newest}
+    for trial in newest:
+        reason = trial.user_attrs.get(record.PRUNE_REASON) or trial.user_attrs[record.FAIL_REASON]
+        assert reason in html
+
+
+def test_pruned_and_failed_trials_are_paginated_on_the_server(app, populated, monkeypatch):
+    from autoopt.dashboard import study as study_module
+
+    monkeypatch.setattr(study_module, "PROBLEMS_PER_PAGE", 3)  # 8 problems: 3 pages
+    study_id = populated.mnist._study_id
+    first = [row["data-trial"] for row in tagged(call(app, f"/studies/{study_id}").text, "data-trial")]
+    second_html = call(app, f"/studies/{study_id}?page=2").text
+    second = [row["data-trial"] for row in tagged(second_html, "data-trial")]
+    assert len(first) == len(second) == 3 and not set(first) & set(second)
+    assert "?page=1#problems" in second_html and "?page=3#problems" in second_html
+    assert call(app, f"/studies/{study_id}?page=9999").status == 200  # clamped to the last page
+
+
+def test_recommendation_shows_the_pytorch_line_and_a_copy_button(mnist_page, populated):
+    from autoopt.recommend import recommend
+
+    html = mnist_page
+    line = recommend(populated.mnist.study_name, populated.url).pytorch_line()
+    assert f'<pre id="pytorch-line">{line}</pre>' in html
+    assert 'data-copy="pytorch-line"' in html
+
+
+def test_a_study_without_finished_trials_says_there_is_no_recommendation_yet(app, populated):
+    reply = call(app, f"/studies/{populated.empty._study_id}")
+    assert reply.status == 200
+    assert 'id="no-recommendation"' in reply.text and "No trials yet." in reply.text
+
+
+def test_figures_are_sent_as_aggregates_not_as_raw_trials(mnist_page, populated):
+    html = mnist_page
+    figures = {
+        name: json.loads(block)
+        for name, block in re.findall(r'<script type="application/json" id="figure-data-(\w+)">(.*?)</script>', html)
+    }
+    assert set(figures) == {"sensitivity", "curves", "batch"}
+    finished_search = [
+        t for t in populated.mnist.trials if t.state.name == "COMPLETE" and t.user_attrs.get(record.ROLE) == record.ROLE_SEARCH
+    ]
+    assert sum(len(trace["x"]) for trace in figures["sensitivity"]["data"] if trace["name"] != "pruned (last epoch)") == len(
+        finished_search
+    )
+    assert all(trace["type"] == "box" and "q1" in trace for trace in figures["batch"]["data"])
+
+
+def test_compare_page_names_the_winner_of_each_study(app, populated, oracle):
+    ids = [populated.mnist._study_id, populated.cifar._study_id]
+    html = call(app, f"/compare?id={ids[0]}&id={ids[1]}").text
+    for study in (populated.mnist, populated.cifar):
+        best = oracle(study)
+        winner = (max if study.direction.name == "MAXIMIZE" else min)(best, key=best.get)
+        row = html.split(f'<tr data-optimizer="{winner}">', 1)[1].split("</tr>", 1)[0]
+        assert "winner-cell" in row and number(best[winner]) in row
+
+
+def test_compare_page_explains_ids_it_cannot_show(app, populated):
+    html = call(app, f"/compare?id={populated.mnist._study_id}&id=987654").text
+    assert "no study with id 987654" in html
+    assert f'data-study="{populated.mnist._study_id}"' in html
+
+
+def test_an_unknown_study_id_is_a_404_page(app):
+    reply = call(app, "/studies/987654")
+    assert reply.status == 404 and "no study with id 987654" in reply.text
+
+
+def test_optuna_dashboard_is_served_at_its_own_routes(app, populated):
+    assert "bundle.js" in call(app, "/dashboard").text
+    assert call(app, f"/dashboard/studies/{populated.mnist._study_id}").status == 200
+    names = {s["study_name"] for s in json.loads(call(app, "/api/studies").text)["study_summaries"]}
+    assert {populated.mnist.study_name, populated.cifar.study_name} <= names
+    assert call(app, "/static/bundle.js").status == 200
+
+
+def test_plotly_js_is_served_from_the_installed_package_not_a_cdn(app, mnist_page):
+    assert "https://" not in mnist_page and "cdn" not in mnist_page.lower()
+    reply = call(app, "/assets/plotly.min.js", headers={"Accept-Encoding": "gzip"})
+    assert reply.status == 200 and reply.headers["Content-Encoding"] == "gzip"
+
+
+@pytest.mark.parametrize("path", ["/assets/../app.py", "/assets/app.py", "/assets/%2e%2e%2fapp.py"])
+def test_assets_serve_only_the_known_files(app, path):
+    assert call(app, path).status == 404
+
+
+def test_a_stored_failure_reason_is_shown_as_text(app, populated):
+    html = call(app, f"/studies/{populated.hostile._study_id}").text
+    assert "&lt;b&gt;bold&lt;/b&gt;&lt;script&gt;" in html
+    assert HOSTILE_REASON not in html
