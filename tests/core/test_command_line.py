@@ -1,0 +1,126 @@
+"""The real ``autoopt`` command line in subprocesses: search, recommend, studies, trials, --help."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from core_support import (
+    by_state,
+    cli_command,
+    cli_env,
+    make_spec,
+    model_path,
+    run_cli,
+    run_cli_inprocess,
+    run_cli_parallel,
+    trials_of,
+)
+from optuna.trial import TrialState
+
+import autoopt
+from autoopt import record
+from autoopt.listing import TRIAL_COLUMNS
+
+pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+
+SEARCH_ARGS = ("--optimizers", "adam,sgd", "--seed", "0")
+
+
+@pytest.mark.e2e
+def test_search_then_recommend_studies_and_trials(storage_url, study_name, tmp_path):
+    where = ("--storage", storage_url)
+    search = run_cli("search", str(model_path("blobs")), "--study", study_name, *where, "--trials", "4",
+                     "--confirm-top", "1", "--confirm-seeds", "1", *SEARCH_ARGS, cwd=tmp_path)  # fmt: skip
+    assert search.returncode == 0, search.stderr
+    assert "Traceback" not in search.stderr and "Warning" not in search.stderr
+    assert f"next: autoopt recommend '{study_name}' --storage {storage_url}" in search.stdout
+    assert "done: " in search.stderr
+
+    text, as_json, studies, table, as_csv, trials_json = run_cli_parallel(
+        ["recommend", study_name, *where],
+        ["recommend", study_name, *where, "--format", "json"],
+        ["studies", *where],
+        ["trials", study_name, *where],
+        ["trials", study_name, *where, "--format", "csv"],
+        ["trials", study_name, *where, "--format", "json"],
+        cwd=tmp_path,
+    )
+    for done in (text, as_json, studies, table, as_csv, trials_json):
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (done.args, done.stderr)
+
+    rec = json.loads(as_json.stdout)
+    assert list(rec) == ["study", "optimizer", "optimizer_kwargs", "lookahead", "batch_size", "value", "direction",
+                         "n_trials"]  # fmt: skip
+    rows = json.loads(trials_json.stdout)
+    assert rec["study"] == study_name and rec["direction"] == "minimize" and rec["n_trials"] == len(rows) == 5
+    assert [row["role"] for row in rows].count("confirm") == 1
+    chosen = [row for row in rows if row["optimizer_kwargs"] == rec["optimizer_kwargs"]]
+    assert rec["value"] == pytest.approx(sum(row["value"] for row in chosen) / len(chosen))
+
+    line = autoopt.Recommendation(**rec, trial_number=0).pytorch_line()
+    assert f"optimizer = {line}" in text.stdout and f"batch_size = {rec['batch_size']}" in text.stdout
+    assert f"study {study_name}: 5 trials, minimize → {rec['optimizer']}" in text.stdout
+    assert "over 2 seeds (confirmed)" in text.stdout
+
+    assert study_name in studies.stdout and "minimize" in studies.stdout
+    assert f"trials of {study_name}" in table.stdout and "complete (confirm)" in table.stdout
+    parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert list(parsed[0]) == list(TRIAL_COLUMNS)
+    assert [int(row["number"]) for row in parsed] == [row["number"] for row in rows]
+
+
+@pytest.mark.e2e
+def test_trials_left_running_by_a_killed_search_are_failed_on_the_next_run(storage_url, study_name, tmp_path):
+    command = cli_command("search", str(model_path("slow")), "--study", study_name, "--storage", storage_url,
+                          "--trials", "50", "--pruner", "none", "--confirm-top", "0", *SEARCH_ARGS)  # fmt: skip
+    driver = subprocess.Popen(command, cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        for line in driver.stderr:  # one line per finished trial
+            if line.startswith("trial 0 complete"):
+                break
+        deadline = time.monotonic() + 60
+        while not by_state(trials_of(storage_url, study_name), TrialState.RUNNING) and time.monotonic() < deadline:
+            time.sleep(0.1)  # trial 1 (about 2 s long) is being asked for
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+        driver.stderr.close()
+    before = trials_of(storage_url, study_name)
+    assert [t.state for t in before] == [TrialState.COMPLETE, TrialState.RUNNING]
+
+    result = autoopt.search(make_spec("slow", storage_url, study_name, trials=1))  # trial 0 counts: none to add
+    after = trials_of(storage_url, study_name)
+    assert result.complete == 0 and not by_state(after, TrialState.RUNNING)
+    assert (after[0].state, after[0].value, after[0].params) == (before[0].state, before[0].value, before[0].params)
+    assert after[1].state == TrialState.FAIL
+    # Named by its dead owner process or, when the run comes later than the grace period, by its old heartbeat.
+    assert after[1].user_attrs[record.FAIL_REASON].startswith(("stale: the search process that ran it (",
+                                                                "stale: no heartbeat from the process running it"))
+
+
+@pytest.mark.parametrize("command", ["search", "recommend", "studies", "trials"])
+def test_every_command_has_help_with_an_example(command, capsys, monkeypatch):
+    code, out, _ = run_cli_inprocess([command, "--help"], capsys, monkeypatch)
+    assert code == 0 and "Example" in out and f"autoopt {command}" in out
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "missing.py"], "missing.py: no such model file. Pass the path of your model.py"),
+        (["search", str(model_path("blobs")), "--storage", "postgresql://postgres@127.0.0.1:1/x"],
+         "cannot connect"),
+    ],
+)
+def test_a_user_mistake_exits_2_with_one_message_and_no_traceback(args, message, tmp_path):
+    done = run_cli(*args, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and message in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""

@@ -1,0 +1,132 @@
+"""The search engine in-process (``autoopt.search``), on every storage autoopt supports."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from core_support import by_state, load_study, make_spec, model_path, trials_of
+from optuna.trial import TrialState
+
+import autoopt
+from autoopt import record
+from autoopt.runner import environment, pick_device
+
+# The engine silences this at import; pytest resets warning filters for each test.
+pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+
+
+def outcomes(storage: str, study: str) -> list[tuple[str, dict, float | None]]:
+    """What a run produced, comparable across studies: (state, params, value) per trial."""
+    return [(t.state.name, t.params, t.value) for t in trials_of(storage, study)]
+
+
+def test_search_runs_the_requested_trials_and_records_each(storage_url, study_name):
+    result = autoopt.search(make_spec("blobs", storage_url, study_name, trials=5, pruner="none"))
+    trials = trials_of(storage_url, study_name)
+    assert (result.complete, result.pruned, result.failed) == (5, 0, 0)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    assert [t.user_attrs[record.OPTIMIZER] for t in trials[:2]] == ["adam", "sgd"]  # warm start: defaults first
+    for t in trials:
+        attrs = t.user_attrs
+        assert attrs[record.OPTIMIZER] in ("adam", "sgd") and attrs[record.ROLE] == record.ROLE_SEARCH
+        assert attrs[record.OPTIMIZER_KWARGS]["lr"] > 0 and attrs[record.BATCH_SIZE] in (16, 32, 64, 128, 256)
+        assert record.LOOKAHEAD in attrs and isinstance(attrs[record.SEED], int)
+        assert len(attrs[record.CURVE]) == len(attrs[record.TRAIN_LOSS]) == attrs[record.EPOCHS_RUN] == 3
+        assert attrs[record.CURVE][-1] == t.value and attrs[record.WALL_TIME] > 0
+        assert attrs[record.ENV] == environment(pick_device())
+    info = load_study(storage_url, study_name).user_attrs[record.STUDY_INFO]
+    assert info["metric"] == "val_loss" and info["epochs"] == 3 and info["optimizers"] == ["adam", "sgd"]
+    assert info["model_file"] == str(model_path("blobs"))
+
+
+def test_pruner_stops_trailing_trials_and_says_why(storage_url, study_name):
+    result = autoopt.search(make_spec("blobs", storage_url, study_name, trials=9, epochs=4))
+    pruned = by_state(trials_of(storage_url, study_name), TrialState.PRUNED)
+    assert pruned and result.pruned == len(pruned)
+    for t in pruned:
+        assert t.user_attrs[record.PRUNE_REASON].startswith("pruned after epoch ")
+        assert t.user_attrs[record.EPOCHS_RUN] < 4
+
+
+def test_diverging_trial_fails_as_diverged_and_the_search_goes_on(storage_url, study_name):
+    spec = make_spec("line", storage_url, study_name, trials=6, pruner="none", space={"sgd": {"lr": [1e3, 1e4]}})
+    result = autoopt.search(spec)
+    trials = trials_of(storage_url, study_name)
+    failed = by_state(trials, TrialState.FAIL)
+    assert failed and result.failed == len(failed)
+    for t in failed:
+        assert t.user_attrs[record.OPTIMIZER] == "sgd"
+        assert t.user_attrs[record.FAIL_REASON].startswith("diverged: ")
+        assert "inf" in t.user_attrs[record.FAIL_REASON] or "nan" in t.user_attrs[record.FAIL_REASON]
+    assert result.complete == len(by_state(trials, TrialState.COMPLETE)) == 6  # failures do not count toward --trials
+
+
+def test_running_again_with_more_trials_resumes_the_study(storage_url, study_name):
+    autoopt.search(make_spec("blobs", storage_url, study_name, trials=3))
+    first = outcomes(storage_url, study_name)
+    result = autoopt.search(make_spec("blobs", storage_url, study_name, trials=5))
+    after = outcomes(storage_url, study_name)
+    assert after[:3] == first
+    assert result.complete + result.pruned == 2 and len(after) == 5
+
+
+def test_same_seed_gives_the_same_trials_and_another_seed_does_not(storage_url, study_name):
+    runs = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        autoopt.search(make_spec("blobs", storage_url, f"{study_name}-{name}", trials=5, seed=seed))
+        runs[name] = outcomes(storage_url, f"{study_name}-{name}")
+    assert runs["a"] == runs["b"]
+    assert [p for _, p, _ in runs["a"][:2]] == [p for _, p, _ in runs["c"][:2]]  # both start at the defaults ...
+    assert [p for _, p, _ in runs["a"][2:]] != [p for _, p, _ in runs["c"][2:]]  # ... then sample differently
+
+
+def test_timeout_ends_the_search_cleanly(storage_url, study_name):
+    start = time.monotonic()
+    result = autoopt.search(make_spec("blobs", storage_url, study_name, trials=10_000, timeout=1.5))
+    elapsed = time.monotonic() - start
+    trials = trials_of(storage_url, study_name)
+    assert result.timed_out and elapsed < 15
+    assert 0 < result.complete + result.pruned < 10_000
+    assert not by_state(trials, TrialState.RUNNING)
+
+
+def test_parallel_workers_complete_every_trial(sqlite_url, study_name):
+    # SQLite only: workers never touch storage (the driver alone writes), and each worker
+    # pays torch's start-up, which would double this test's time for no new coverage.
+    result = autoopt.search(make_spec("blobs", sqlite_url, study_name, trials=4, jobs=2, pruner="none"))
+    trials = trials_of(sqlite_url, study_name)
+    assert result.complete == 4 and [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert all(t.user_attrs[record.EPOCHS_RUN] == 3 for t in trials)
+
+
+def test_trial_whose_code_raises_fails_with_the_error_while_others_complete(storage_url, study_name):
+    spec = make_spec("crashy", storage_url, study_name, trials=6, pruner="none", space={"batch_size": [16, 64, 128]})
+    result = autoopt.search(spec)
+    trials = trials_of(storage_url, study_name)
+    failed, complete = by_state(trials, TrialState.FAIL), by_state(trials, TrialState.COMPLETE)
+    assert failed and result.failed == len(failed) and len(complete) == 6
+    for t in failed:
+        assert t.user_attrs[record.BATCH_SIZE] == 16
+        reason = t.user_attrs[record.FAIL_REASON]
+        assert reason.startswith("error: ValueError: a batch of 16 reached the buggy branch (at ")
+        assert f"{model_path('crashy')}:" in reason
+    assert all(t.user_attrs[record.BATCH_SIZE] in (64, 128) for t in complete)
+
+
+def test_best_configurations_are_confirmed_on_fresh_seeds_and_recommended(storage_url, study_name):
+    spec = make_spec("blobs", storage_url, study_name, trials=4, pruner="none", confirm_top=2, confirm_seeds=2)
+    autoopt.search(spec)
+    trials = trials_of(storage_url, study_name)
+    search = [t for t in trials if t.user_attrs[record.ROLE] == record.ROLE_SEARCH]
+    confirms = [t for t in trials if t.user_attrs[record.ROLE] == record.ROLE_CONFIRM]
+    top_two = sorted(search, key=lambda t: t.value)[:2]
+    assert sorted(t.user_attrs[record.CONFIRM_OF] for t in confirms) == sorted([t.number for t in top_two] * 2)
+    for t in confirms:
+        original = trials[t.user_attrs[record.CONFIRM_OF]]
+        assert t.params == original.params and t.user_attrs[record.SEED] != original.user_attrs[record.SEED]
+    rec = autoopt.recommend(study_name, storage_url)
+    chosen = trials[rec.trial_number]
+    assert chosen in top_two and len(rec.confirmed_values) == 3
+    assert rec.value == sum(rec.confirmed_values) / 3
+    assert rec.optimizer_kwargs == chosen.user_attrs[record.OPTIMIZER_KWARGS] and rec.n_trials == len(trials)
