@@ -25,7 +25,9 @@ from autoopt.dashboard.rendering import page_response
 from autoopt.dashboard.storage import open_storage
 from autoopt.errors import UserError
 
-OPTUNA_DASHBOARD_ROUTES = re.compile(r"^/(dashboard|api|static|csv|artifacts|incompatible-rdb-schema)(/|$)|^/favicon\.ico$")
+OPTUNA_DASHBOARD_ROUTES = re.compile(
+    r"^/(dashboard|api|static|csv|artifacts|incompatible-rdb-schema)(/|$)|^/favicon\.ico$"
+)
 
 
 def _error_page(site: Site, status: int, title: str, message: str) -> bottle.HTTPResponse:

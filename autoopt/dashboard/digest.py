@@ -150,14 +150,17 @@ def sort_key(direction: StudyDirection) -> Callable[[float | None], tuple[bool, 
     return lambda value: (value is None, 0.0 if value is None else sign * value)
 
 
-def leaderboard(frozen: Sequence[FrozenTrial], views: Sequence[TrialView], direction: StudyDirection) -> list[LeaderboardRow]:
+def leaderboard(
+    frozen: Sequence[FrozenTrial], views: Sequence[TrialView], direction: StudyDirection
+) -> list[LeaderboardRow]:
     """One row per optimizer, best first, over search trials (confirmations re-check, not compete).
 
     The per-variant best and median come from ``autoopt.recommend.leaderboard``, so this
     page and ``autoopt recommend`` can never disagree.
     """
     finished = [t for t in frozen if t.state.is_finished()]
-    summaries = {(s.optimizer, s.lookahead): s for s in variant_summaries(finished, direction == StudyDirection.MAXIMIZE)}
+    maximize = direction == StudyDirection.MAXIMIZE
+    summaries = {(s.optimizer, s.lookahead): s for s in variant_summaries(finished, maximize)}
     key = sort_key(direction)
     groups: dict[str, list[TrialView]] = defaultdict(list)
     for view in views:

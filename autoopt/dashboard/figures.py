@@ -47,7 +47,10 @@ def label(text: str, *, limit: int = 60) -> str:
 
 def _hover(trial: TrialView, value: float | None) -> str:
     lookahead = " + Lookahead" if trial.lookahead else ""
-    return f"trial {trial.number}: {label(trial.optimizer)}{lookahead}<br>lr {trial.lr:.3g}, batch {trial.batch_size}<br>value {value:.5g}"
+    return (
+        f"trial {trial.number}: {label(trial.optimizer)}{lookahead}"
+        f"<br>lr {trial.lr:.3g}, batch {trial.batch_size}<br>value {value:.5g}"
+    )
 
 
 def sensitivity(digest: StudyDigest) -> go.Figure:
@@ -117,7 +120,8 @@ def learning_curves(digest: StudyDigest) -> go.Figure:
                 col=2,
             )
     fig.update_layout(**LAYOUT, yaxis_title=f"validation {label(digest.metric)}", yaxis2_title="training loss")
-    fig.update_xaxes(title_text="epoch", dtick=1 if max((len(c.values) for c in digest.best_curves), default=0) <= 20 else None)
+    longest = max((len(c.values) for c in digest.best_curves), default=0)
+    fig.update_xaxes(title_text="epoch", dtick=1 if longest <= 20 else None)
     return fig
 
 

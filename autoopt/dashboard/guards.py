@@ -29,7 +29,11 @@ def _refuse(start_response: Callable[..., Any], status: str, message: str) -> li
     body = message.encode("utf-8")
     start_response(
         status,
-        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ],
     )
     return [body]
 

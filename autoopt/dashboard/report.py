@@ -41,7 +41,8 @@ def write_report(storage_url: str, study_name: str, out: Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(html, encoding="utf-8")
     except OSError as error:
-        raise UserError(f"Cannot write the report to {str(out)!r} ({error.strerror}); pass another --out path.") from None
+        message = f"Cannot write the report to {str(out)!r} ({error.strerror}); pass another --out path."
+        raise UserError(message) from None
     return out
 
 

@@ -111,7 +111,8 @@ def _search_trial(study: optuna.Study, rng: random.Random, task: Task, optimizer
     if number % 5 == 3:  # every fifth trial of an optimizer is pruned early
         curve = _curve(task, _value(task, 0.7), 3)
         _report(trial, curve)
-        trial.set_user_attr(record.PRUNE_REASON, f"pruned at epoch 2: {curve[-1]:.4f} is worse than the median of earlier trials")
+        reason = f"pruned at epoch 2: {curve[-1]:.4f} is worse than the median of earlier trials"
+        trial.set_user_attr(record.PRUNE_REASON, reason)
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     elif number % 6 == 5:
         _report(trial, _curve(task, final, 2))
@@ -208,7 +209,8 @@ def _fill(url: str) -> Populated:
     mnist = build_study(storage, f"mnist-mlp-{tag}")
     cifar_task = Task(CIFAR, metric="val_loss", maximize=False)
     cifar = build_study(storage, f"cifar-resnet-{tag}", task=cifar_task, trials_per_optimizer=4, seed=1)
-    hostile = build_study(storage, HOSTILE_NAME + tag, task=Task({"adamw": MNIST["adamw"]}), trials_per_optimizer=2, running=False)
+    hostile_task = Task({"adamw": MNIST["adamw"]})
+    hostile = build_study(storage, HOSTILE_NAME + tag, task=hostile_task, trials_per_optimizer=2, running=False)
     failed = hostile.ask()
     failed.set_user_attr(record.OPTIMIZER, "adamw")
     failed.set_user_attr(record.FAIL_REASON, HOSTILE_REASON)

@@ -36,7 +36,12 @@ def test_pages_forbid_inline_scripts_with_a_content_security_policy(app, populat
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/api/studies"), ("DELETE", "/api/studies/{id}"), ("POST", "/api/studies/{id}/rename"), ("PUT", "/api/studies/{id}/note")],
+    [
+        ("POST", "/api/studies"),
+        ("DELETE", "/api/studies/{id}"),
+        ("POST", "/api/studies/{id}/rename"),
+        ("PUT", "/api/studies/{id}/note"),
+    ],
 )
 def test_writes_are_refused_unless_editing_was_enabled(app, populated, method, path):
     reply = call(app, path.format(id=populated.mnist._study_id), method=method, body=b'{"study_name": "x"}')
@@ -48,9 +53,10 @@ def test_editing_when_enabled_still_refuses_other_origins(populated):
     editable = create_app(populated.url, allow_edit=True)
     study_id = populated.empty._study_id
     body = json.dumps({"study_name": populated.empty.study_name}).encode()
-    foreign = call(editable, f"/api/studies/{study_id}/rename", method="POST", body=body, headers={"Origin": "http://evil.example"})
+    path = f"/api/studies/{study_id}/rename"
+    foreign = call(editable, path, method="POST", body=body, headers={"Origin": "http://evil.example"})
     assert foreign.status == 403
-    same = call(editable, f"/api/studies/{study_id}/rename", method="POST", body=body, headers={"Origin": "http://127.0.0.1"})
+    same = call(editable, path, method="POST", body=body, headers={"Origin": "http://127.0.0.1"})
     assert same.status != 405 and same.status != 403
 
 
