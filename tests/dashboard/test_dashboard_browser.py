@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import leaderboard_rows, tagged
+from dashboard_http import leaderboard_rows, tagged
 
 from autoopt.dashboard import write_report
 from autoopt.dashboard.rendering import number

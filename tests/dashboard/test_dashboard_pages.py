@@ -7,7 +7,8 @@ import re
 
 import optuna
 import pytest
-from conftest import HOSTILE_REASON, MNIST, Task, build_study, call, leaderboard_rows, tagged
+from dashboard_http import call, leaderboard_rows, tagged
+from dashboard_studies import HOSTILE_REASON, MNIST, Task, build_study
 
 from autoopt import record
 from autoopt.dashboard.rendering import number

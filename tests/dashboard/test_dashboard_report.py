@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import HOSTILE_NAME, leaderboard_rows
+from dashboard_http import leaderboard_rows
+from dashboard_studies import HOSTILE_NAME
 
 from autoopt.dashboard import assets, write_report
 from autoopt.errors import UserError

@@ -6,7 +6,8 @@ import inspect
 import json
 
 import pytest
-from conftest import HOSTILE_NAME, call
+from dashboard_http import call
+from dashboard_studies import HOSTILE_NAME
 
 from autoopt.dashboard import create_app, serve
 from autoopt.dashboard.server import is_loopback
