@@ -30,6 +30,7 @@ from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, pick_
 from autoopt.space import default_params, suggest_config
 from autoopt.spec import DEFAULT_EPOCHS, StudySpec
 from autoopt.stale import fail_stale_trials, owner_tag
+from autoopt.driver_storage import DriverStorage
 from autoopt.storage import open_storage, set_user_attrs
 from autoopt.task import Task, load_task
 
@@ -176,9 +177,10 @@ class _Search:
                 self.on_report(event)
             elif isinstance(event, Finished):
                 self.on_finished(event.number, event.outcome)
-        if time.monotonic() - self.last_heartbeat > 1.0:
+        storage = self.study._storage
+        if time.monotonic() - self.last_heartbeat > 1.0 and isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat):
             for trial in self.running.values():
-                self.study._storage.record_heartbeat(trial._trial_id)
+                storage.record_heartbeat(trial._trial_id)
             self.last_heartbeat = time.monotonic()
         if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             self.drain()
@@ -273,7 +275,7 @@ def search(spec: StudySpec, *, progress: Progress | None = None) -> SearchResult
     progress = progress or SilentProgress()
     task = load_task(spec.model_file)
     epochs = spec.epochs or task.epochs or DEFAULT_EPOCHS
-    storage = open_storage(spec.storage, heartbeat=True)
+    storage = DriverStorage(open_storage(spec.storage, heartbeat=True))
     device = pick_device()
     data = preflight(task, device)
     study, is_new = _open_study(spec, task, epochs, storage)

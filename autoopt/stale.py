@@ -47,9 +47,10 @@ def _owner_is_dead(tag: str) -> bool:
 def fail_stale_trials(study: optuna.Study) -> int:
     """Mark this study's orphaned RUNNING trials FAIL with a reason; return how many."""
     storage = study._storage
+    backend = getattr(storage, "_backend", storage)
     stale_ids: set[int] = set()
-    if isinstance(storage, optuna.storages.RDBStorage) and storage.heartbeat_interval:
-        stale_ids = set(storage._get_stale_trial_ids(study._study_id))
+    if isinstance(backend, optuna.storages.RDBStorage) and backend.heartbeat_interval:
+        stale_ids = set(backend._get_stale_trial_ids(study._study_id))
     count = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get("owner", "")

@@ -14,6 +14,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
+from autoopt.driver_storage import DriverStorage
 from autoopt.errors import UserError
 
 HEARTBEAT_SECONDS = 5  # a RUNNING trial without a heartbeat for 2x this is stale
@@ -54,12 +55,18 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBSto
         _prepare_sqlite(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if is_sqlite else {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(
+        storage = optuna.storages.RDBStorage(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=HEARTBEAT_SECONDS if heartbeat else None,
             grace_period=2 * HEARTBEAT_SECONDS if heartbeat else None,
         )
+        if is_sqlite:
+            # In WAL mode, synchronous=NORMAL skips an fsync per commit yet survives a crash of
+            # the process (only a power cut can lose the last commits): SQLite's own advice.
+            sqlalchemy.event.listen(storage.engine, "connect", _sqlite_normal_sync)
+            storage.engine.dispose()
+        return storage
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         raise UserError(f"--storage {url!r}: no database driver for it ({exc}). For PostgreSQL, "
                         "`pip install 'autoopt[postgres]'`.") from None  # fmt: skip
@@ -69,6 +76,10 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBSto
                         f"database server is running and the URL is right, {_EXAMPLES}.") from None  # fmt: skip
     except (SQLAlchemyError, ValueError) as exc:
         raise UserError(f"--storage {_hide_password(url)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
+
+
+def _sqlite_normal_sync(connection: sqlite3.Connection, _record: object) -> None:
+    connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _hide_password(url: str) -> str:
@@ -89,27 +100,14 @@ def require_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> 
 
 
 def set_user_attrs(trial: optuna.Trial, attrs: dict[str, object], *, first_heartbeat: bool = False) -> None:
-    """Write several user attributes of a running trial in one transaction.
-
-    Optuna commits each ``set_user_attr`` on its own; a trial's record is a dozen keys,
-    which on SQLite made storage the larger part of a small trial's overhead. Falls back
-    to one call per key on storages that are not Optuna's RDBStorage. ``first_heartbeat``
-    adds the trial's first heartbeat row to the same transaction.
-    """
+    """Write several user attributes of a running trial at once (one transaction when the
+    storage can: see ``DriverStorage.set_trial_user_attrs``)."""
     storage = trial.storage
-    backend = getattr(storage, "_backend", storage)
-    if not isinstance(backend, optuna.storages.RDBStorage):
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-        if first_heartbeat and isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat):
-            storage.record_heartbeat(trial._trial_id)
+    if isinstance(storage, DriverStorage):
+        storage.set_trial_user_attrs(trial._trial_id, attrs, first_heartbeat=first_heartbeat)
+        trial._cached_frozen_trial.user_attrs.update(attrs)
         return
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    with _create_scoped_session(backend.scoped_session, True) as session:
-        for key, value in attrs.items():
-            backend._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial._trial_id, key, value)
-        if first_heartbeat and backend.heartbeat_interval:
-            session.add(models.TrialHeartbeatModel(trial_id=trial._trial_id))
-    trial._cached_frozen_trial.user_attrs.update(attrs)
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    if first_heartbeat and isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat):
+        storage.record_heartbeat(trial._trial_id)

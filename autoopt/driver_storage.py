@@ -1,0 +1,178 @@
+"""The search driver's view of the storage: its own trials served from memory.
+
+Optuna's cached RDB storage re-reads every unfinished trial from the database each
+time a sampler or pruner asks for the study's trials, which is dozens of times per
+trial. For a small model that made storage reads most of a trial's wall time. The
+driver is the only writer of the trials it created, so for those its memory is
+authoritative: every write still goes to the database first (durability is
+unchanged), then to the in-memory copy, and reads of those trials never touch the
+database. Trials of other writers (another `autoopt search` on the same study) are
+refreshed from the database at most every ``refresh_seconds``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import time
+from collections.abc import Container, Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, check_distribution_compatibility
+from optuna.storages._cached_storage import _CachedStorage
+from optuna.storages._rdb import models
+from optuna.storages._rdb.storage import _create_scoped_session
+from optuna.trial import FrozenTrial, TrialState
+
+
+class DriverStorage(_CachedStorage):
+    def __init__(self, backend: optuna.storages.RDBStorage, *, refresh_seconds: float = 1.0) -> None:
+        super().__init__(backend)
+        self.refresh_seconds = refresh_seconds
+        self._owned: dict[int, FrozenTrial] = {}
+        self._pending_params: dict[int, list[tuple[str, float, BaseDistribution, BaseDistribution | None]]] = {}
+        self._refreshed_at: dict[int, float] = {}
+
+    # -- trials this process created ------------------------------------------------------
+
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        with self._lock:
+            study_id_, number = self._trial_id_to_study_id_and_number[trial_id]
+            self._owned[trial_id] = self._studies[study_id_].trials[number]
+        return trial_id
+
+    def _local(self, trial_id: int) -> FrozenTrial | None:
+        return self._owned.get(trial_id)
+
+    def _edit(self, trial_id: int) -> FrozenTrial | None:
+        """A fresh copy of our trial, put in place of the old one. Copy-on-write matters:
+        samplers and pruners hold lists from ``get_all_trials(deepcopy=False)`` while they
+        write (ASHA records a rung, then compares against the list it read before)."""
+        old = self._owned.get(trial_id)
+        if old is None:
+            return None
+        new = copy.copy(old)
+        new._params, new._distributions = dict(old._params), dict(old._distributions)
+        new._user_attrs, new._system_attrs = dict(old._user_attrs), dict(old._system_attrs)
+        new.intermediate_values = dict(old.intermediate_values)
+        self._owned[trial_id] = new
+        study_id, number = self._trial_id_to_study_id_and_number[trial_id]
+        self._studies[study_id].trials[number] = new
+        return new
+
+    def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
+                        distribution: BaseDistribution) -> None:  # fmt: skip
+        """Our trials' params wait for the trial's next write, which carries them in its
+        transaction (a trial's params are followed at once by its record)."""
+        with self._lock:
+            trial = self._local(trial_id)
+            if trial is None or trial.state.is_finished():
+                return super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
+            trial = self._edit(trial_id)
+            study = self._studies[self._trial_id_to_study_id_and_number[trial_id][0]]
+            known = study.param_distribution.get(param_name)
+            if known is not None:
+                check_distribution_compatibility(known, distribution)
+            else:
+                study.param_distribution[param_name] = distribution
+            trial._params[param_name] = distribution.to_external_repr(param_value_internal)
+            trial._distributions[param_name] = distribution
+            self._pending_params.setdefault(trial_id, []).append((param_name, param_value_internal, distribution, known))
+
+    def _flush_params(self, session: Any, trial_id: int) -> None:
+        for name, value, distribution, known in self._pending_params.pop(trial_id, []):
+            self._backend._set_trial_param_without_commit(session, trial_id, name, value, distribution, known)
+
+    def _flush(self, trial_id: int) -> None:
+        if self._pending_params.get(trial_id):
+            with _create_scoped_session(self._backend.scoped_session, True) as session:
+                self._flush_params(session, trial_id)
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Sequence[float] | None = None) -> bool:
+        self._flush(trial_id)
+        changed = super().set_trial_state_values(trial_id, state, values)
+        if changed and state == TrialState.RUNNING and trial_id not in self._owned:
+            self._adopt(trial_id)  # a waiting trial enqueued elsewhere that we now run
+            return changed
+        with self._lock:
+            if changed and (trial := self._edit(trial_id)) is not None:
+                if values is not None:
+                    trial._values = list(values)
+                now = datetime.datetime.now()
+                if state == TrialState.RUNNING and trial.datetime_start is None:
+                    trial.datetime_start = now
+                if state.is_finished():
+                    trial.datetime_complete = now
+                trial.state = state
+        return changed
+
+    def _adopt(self, trial_id: int) -> None:
+        trial = self._backend.get_trial(trial_id)
+        with self._lock:
+            study_id, _ = self._trial_id_to_study_id_and_number.get(trial_id, (None, None))
+            if study_id is None:
+                with _create_scoped_session(self._backend.scoped_session) as session:
+                    study_id = models.TrialModel.find_or_raise_by_id(trial_id, session).study_id
+            self._owned[trial_id] = trial
+            super()._add_trials_to_cache(study_id, [trial])
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+        self._flush(trial_id)
+        super().set_trial_intermediate_value(trial_id, step, intermediate_value)
+        with self._lock:
+            if (trial := self._edit(trial_id)) is not None:
+                trial.intermediate_values[step] = intermediate_value
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self.set_trial_user_attrs(trial_id, {key: value})
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._flush(trial_id)
+        super().set_trial_system_attr(trial_id, key, value)
+        with self._lock:
+            if (trial := self._edit(trial_id)) is not None:
+                trial._system_attrs[key] = value
+
+    def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any], *, first_heartbeat: bool = False) -> None:
+        """Several user attributes (and optionally the first heartbeat) in one transaction."""
+        backend = self._backend
+        with _create_scoped_session(backend.scoped_session, True) as session:
+            self._flush_params(session, trial_id)
+            for key, value in attrs.items():
+                backend._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+            if first_heartbeat and backend.heartbeat_interval:
+                session.add(models.TrialHeartbeatModel(trial_id=trial_id))
+        with self._lock:
+            if (trial := self._edit(trial_id)) is not None:
+                trial._user_attrs.update(copy.deepcopy(attrs))
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        with self._lock:
+            if (trial := self._local(trial_id)) is not None:
+                return copy.deepcopy(trial)
+        return super().get_trial(trial_id)
+
+    # -- everyone else's trials: refreshed, at most every refresh_seconds -------------------
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:  # fmt: skip
+        if time.monotonic() - self._refreshed_at.get(study_id, -1e9) >= self.refresh_seconds or study_id not in self._studies:
+            self._read_trials_from_remote_storage(study_id)
+            self._refreshed_at[study_id] = time.monotonic()
+        with self._lock:
+            trials = self._studies[study_id].trials.values()
+            if states is not None:
+                trials = [t for t in trials if t.state in states]
+            ordered = sorted(trials, key=lambda t: t.number)
+            return copy.deepcopy(ordered) if deepcopy else ordered
+
+    def _add_trials_to_cache(self, study_id: int, trials: list[FrozenTrial]) -> None:
+        # The database's copy of a trial we own may lag our memory by nothing but our
+        # own writes, which were committed first: keep ours.
+        super()._add_trials_to_cache(study_id, [t for t in trials if t._trial_id not in self._owned])
+        study = self._studies[study_id]
+        for trial in trials:
+            if trial._trial_id in self._owned:
+                study.trials[trial.number] = self._owned[trial._trial_id]
