@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+from collections.abc import Collection
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as _wsgiref_server
@@ -43,6 +44,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_allowlist(host: str, allowed_hosts: Collection[str] | None) -> frozenset[str] | None:
+    """The Host names to answer: those given; else loopback names when bound to loopback; else any (None).
+
+    A container binds 0.0.0.0 but is reached as localhost through a published port: give
+    ``allowed_hosts`` there to keep the DNS-rebinding defence.
+    """
+    if allowed_hosts is not None:
+        return frozenset(name.lower() for name in allowed_hosts)
+    return LOOPBACK_NAMES if is_loopback(host) else None
+
+
 def make_server(app: WSGIApp, *, host: str, port: int) -> ThreadingServer:
     """A server for ``app`` bound to ``host:port`` (port 0: any free port); not yet serving."""
     server_class = ThreadingServerV6 if ":" in host else ThreadingServer
@@ -61,21 +73,28 @@ def url_of(server: ThreadingServer, host: str) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(storage_url: str, *, host: str = "127.0.0.1", port: int = 8080, allow_edit: bool = False) -> None:
+def serve(
+    storage_url: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    allow_edit: bool = False,
+    allowed_hosts: Collection[str] | None = None,
+) -> None:
     """Serve the dashboard of every study in ``storage_url`` until Ctrl+C.
 
-    Bound to loopback it answers only to loopback Host names (DNS-rebinding defence);
-    it is read-only unless ``allow_edit``. Raises UserError for an unreachable storage
-    or a port that is taken.
+    Bound to loopback it answers only to loopback Host names (DNS-rebinding defence;
+    ``allowed_hosts`` replaces that list); it is read-only unless ``allow_edit``. Raises
+    UserError for an unreachable storage or a port that is taken.
     """
-    loopback = is_loopback(host)
-    app = create_app(storage_url, allow_edit=allow_edit, allowed_hosts=LOOPBACK_NAMES if loopback else None)
+    names = host_allowlist(host, allowed_hosts)
+    app = create_app(storage_url, allow_edit=allow_edit, allowed_hosts=names)
     server = make_server(app, host=host, port=port)
     print(f"autoopt dashboard for {redacted(storage_url)}: {url_of(server, host)}  (Ctrl+C stops it)", flush=True)
-    if not loopback:
+    if names is None:
         print(
-            f"warning: listening on {host}, so anyone who can reach this port can read every study"
-            f"{' and edit it' if allow_edit else ''}; there is no login.",
+            f"warning: listening on {host} for any Host name, so anyone who can reach this port can read "
+            f"every study{' and edit it' if allow_edit else ''}; there is no login.",
             file=sys.stderr,
             flush=True,
         )

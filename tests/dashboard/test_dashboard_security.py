@@ -10,7 +10,7 @@ from dashboard_http import call
 from dashboard_studies import HOSTILE_NAME
 
 from autoopt.dashboard import create_app, serve
-from autoopt.dashboard.server import is_loopback
+from autoopt.dashboard.server import host_allowlist, is_loopback
 
 
 def test_a_script_in_a_study_name_is_shown_as_text_on_every_page(app, populated):
@@ -84,3 +84,9 @@ def test_plot_labels_escape_stored_text_because_plotly_renders_tags_in_them(app,
     block = html.split('<script type="application/json" id="figure-data-ranks">', 1)[1].split("</script>", 1)[0]
     (label,) = json.loads(block)["data"][0]["x"]
     assert label.startswith("&lt;script&gt;document.title=")
+
+
+def test_a_container_bound_to_all_addresses_can_keep_the_host_allowlist():
+    assert host_allowlist("0.0.0.0", None) is None  # --host 0.0.0.0 alone: any Host name, with a warning
+    assert host_allowlist("0.0.0.0", ["localhost", "Dash.example"]) == {"localhost", "dash.example"}
+    assert host_allowlist("127.0.0.1", None) == {"localhost", "127.0.0.1", "::1"}
