@@ -157,6 +157,49 @@ def trials(
     listing.print_trials(out, study, storage or default_storage(), format)
 
 
+@app.command()
+def dashboard(
+    storage: StorageOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind; anything but loopback exposes your trials")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on")] = 8080,
+    allow_edit: Annotated[bool, typer.Option("--allow-edit", help="Let optuna-dashboard's views change studies")] = False,
+) -> None:
+    """Serve the web dashboard of every study in --storage, live while searches run.
+
+    Example: autoopt dashboard --port 8080   then open http://127.0.0.1:8080
+    """
+    from autoopt.dashboard import serve  # the dashboard extra is optional
+
+    serve(storage or default_storage(), host=host, port=port, allow_edit=allow_edit)
+
+
+@app.command()
+def report(
+    study: Annotated[str, typer.Argument(help="Study name")],
+    storage: StorageOpt = None,
+    out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
+) -> None:
+    """Write a study's dashboard page as one self-contained HTML file, to share without a server.
+
+    Example: autoopt report digits --out digits.html
+    """
+    from autoopt.dashboard import write_report
+
+    written = write_report(storage or default_storage(), study, out_file)
+    out.print(f"wrote {written}", highlight=False)
+
+
+def _add_sweep_commands() -> None:
+    try:
+        from autoopt.sweep_cli import sweep_app
+    except ImportError:  # Ray is an optional extra; `autoopt sweep` says so when missing
+        return
+    app.add_typer(sweep_app, name="sweep")
+
+
+_add_sweep_commands()
+
+
 def main() -> None:
     """Entry point: user mistakes end in one paragraph and exit code 2, never a traceback."""
     try:

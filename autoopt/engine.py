@@ -34,9 +34,6 @@ from autoopt.driver_storage import DriverStorage
 from autoopt.storage import open_storage, set_user_attrs
 from autoopt.task import Task, load_task
 
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-# We drive ask/tell ourselves and write the heartbeats (see _Search.pump), which Optuna warns about.
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 MAX_CONSECUTIVE_FAILURES = 10
@@ -97,6 +94,7 @@ class _Search:
         self.study, self.spec, self.executor, self.progress = study, spec, executor, progress
         self.epochs, self.result = epochs, result
         self.running: dict[int, optuna.Trial] = {}
+        self.interrupted: dict[int, str] = {}  # trials told to stop for a reason other than pruning
         self.deadline = time.monotonic() + spec.timeout if spec.timeout else None
         self.seed_base = spec.seed if spec.seed is not None else random.randrange(2**31)
         self.consecutive_failures = 0
@@ -131,13 +129,14 @@ class _Search:
         trial.report(event.value, event.epoch)
         stop = False
         if self.out_of_time():
-            stop, reason = True, f"stopped after epoch {event.epoch}: the search's --timeout ran out"
+            # Not a verdict on the configuration: stored as failed, so it does not count toward
+            # --trials and a resumed search runs a trial in its place.
+            stop = True
+            self.interrupted[event.number] = f"interrupted after epoch {event.epoch}: the search's --timeout ran out"
         elif trial.user_attrs.get(record.ROLE) == record.ROLE_SEARCH and trial.should_prune():
             stop = True
-            reason = (f"pruned after epoch {event.epoch}: {event.value:.4g} trailed the trials that reached "
-                      f"this epoch ({type(self.study.pruner).__name__})")  # fmt: skip
-        if stop:
-            trial.set_user_attr(record.PRUNE_REASON, reason)
+            trial.set_user_attr(record.PRUNE_REASON, f"pruned after epoch {event.epoch}: {event.value:.4g} trailed "
+                                f"the trials that reached this epoch ({type(self.study.pruner).__name__})")  # fmt: skip
         self.executor.answer(event.number, stop)
         self.progress.trial_epoch(event.number, event.epoch, self.epochs, event.value)
 
@@ -145,6 +144,8 @@ class _Search:
         trial = self.running.pop(number, None)
         if trial is None:
             return
+        if number in self.interrupted:
+            outcome.state, outcome.reason = FAIL, self.interrupted.pop(number)
         attrs = {record.CURVE: outcome.curve, record.TRAIN_LOSS: outcome.train_loss,
                  record.EPOCHS_RUN: len(outcome.curve), record.WALL_TIME: outcome.wall_time_s, record.ENV: outcome.env}
         if outcome.state == PRUNED and record.PRUNE_REASON not in trial.user_attrs:
@@ -272,7 +273,14 @@ def _make_executor(spec: StudySpec, task: Task, data: object, device: object, fu
 
 def search(spec: StudySpec, *, progress: Progress | None = None) -> SearchResult:
     """Run (or resume) the search ``spec`` describes; return what happened."""
-    progress = progress or SilentProgress()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # multivariate TPE
+        # We drive ask/tell ourselves and write the heartbeats (see _Search.pump), which Optuna warns about.
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        return _search(spec, progress or SilentProgress())
+
+
+def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     task = load_task(spec.model_file)
     epochs = spec.epochs or task.epochs or DEFAULT_EPOCHS
     storage = DriverStorage(open_storage(spec.storage, heartbeat=True))

@@ -69,11 +69,12 @@ def print_trials(console: Console, study_name: str, storage: str, fmt: str) -> N
 def print_studies(console: Console, storage_url: str) -> None:
     storage = open_storage(storage_url)
     table = Table(title="studies")
-    for column in ("study", "direction", "trials", "complete", "best value"):
+    for column in ("study", "direction", "trials", "complete", "best search value"):
         table.add_column(column)
     for summary in storage.get_all_studies():
         trials = storage.get_all_trials(summary._study_id, deepcopy=False)
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        complete = [t for t in trials if t.state == TrialState.COMPLETE
+                    and t.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH]  # fmt: skip
         best = None
         if complete:
             pick = max if summary.direction.name == "MAXIMIZE" else min

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -54,8 +55,9 @@ class RichProgress(SilentProgress):
 
     def begin(self, spec: StudySpec, epochs: int, done: int, reclaimed: int) -> None:
         self.total, self.finished = spec.trials, done
-        self.console.print(f"[bold]autoopt[/] study [cyan]{spec.study_name}[/] · {spec.trials} trials × "
-                           f"≤{epochs} epochs · storage {spec.storage} · jobs {spec.jobs}", highlight=False, markup=True)  # fmt: skip
+        where = f"ray {spec.address or 'local'}" if spec.backend == "ray" else f"jobs {spec.jobs}"
+        self.console.print(f"[bold]autoopt[/] study [cyan]{escape(spec.study_name)}[/] · {spec.trials} trials × "
+                           f"≤{epochs} epochs · storage {escape(spec.storage)} · {where}", highlight=False)  # fmt: skip
         if done:
             self.console.print(f"resuming: {done} trials already finished", highlight=False)
         if reclaimed:

@@ -49,7 +49,7 @@ def _prepare_sqlite(url: str) -> None:
 
 def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBStorage:
     """Connect, create the tables if needed, and fail with one clear paragraph if we cannot."""
-    url = normalize_url(url)
+    given, url = url, normalize_url(url)
     is_sqlite = url.startswith("sqlite")
     if is_sqlite:
         _prepare_sqlite(url)
@@ -68,14 +68,14 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBSto
             storage.engine.dispose()
         return storage
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
-        raise UserError(f"--storage {url!r}: no database driver for it ({exc}). For PostgreSQL, "
+        raise UserError(f"--storage {given!r}: no database driver for it ({exc}). For PostgreSQL, "
                         "`pip install 'autoopt[postgres]'`.") from None  # fmt: skip
     except (OperationalError, sqlalchemy.exc.InterfaceError) as exc:
         reason = str(exc.orig if hasattr(exc, "orig") else exc).strip().splitlines()[0]
-        raise UserError(f"--storage {_hide_password(url)}: cannot connect ({reason}). Check that the "
+        raise UserError(f"--storage {_hide_password(given)}: cannot connect ({reason}). Check that the "
                         f"database server is running and the URL is right, {_EXAMPLES}.") from None  # fmt: skip
     except (SQLAlchemyError, ValueError) as exc:
-        raise UserError(f"--storage {_hide_password(url)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
+        raise UserError(f"--storage {_hide_password(given)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
 
 
 def _sqlite_normal_sync(connection: sqlite3.Connection, _record: object) -> None:
@@ -94,7 +94,7 @@ def require_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> 
     """Load study ``name`` or say which studies exist."""
     if name not in study_names(storage):
         known = ", ".join(study_names(storage)) or "none yet"
-        raise UserError(f"no study named {name!r} in {_hide_password(normalize_url(url))} (studies there: {known}). "
+        raise UserError(f"no study named {name!r} in {_hide_password(url)} (studies there: {known}). "
                         "Pass the right --storage, or run `autoopt search` first.")  # fmt: skip
     return optuna.load_study(study_name=name, storage=storage)
 
