@@ -27,7 +27,7 @@ from autoopt.fused.members import ask_member, fused_size, member_params
 from autoopt.preflight import preflight
 from autoopt.progress import Progress, SilentProgress
 from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, pick_device
-from autoopt.space import default_params, suggest_config
+from autoopt.space import default_params, suggest_config, warm_start_order
 from autoopt.spec import DEFAULT_EPOCHS, StudySpec
 from autoopt.stale import fail_stale_trials, owner_tag
 from autoopt.driver_storage import DriverStorage
@@ -289,7 +289,7 @@ def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     study, is_new = _open_study(spec, task, epochs, storage)
     reclaimed = fail_stale_trials(study)
     if is_new and spec.warm_start:
-        for name in spec.space.optimizers:
+        for name in warm_start_order(spec.space):
             study.enqueue_trial(default_params(spec.space, name), user_attrs={record.ROLE: record.ROLE_SEARCH})
     result = SearchResult(spec.study_name, spec.storage)
     done = _counted(study)
