@@ -163,6 +163,7 @@ def dashboard(
     host: Annotated[str, typer.Option(help="Interface to bind; anything but loopback exposes your trials")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on")] = 8080,
     allow_edit: Annotated[bool, typer.Option("--allow-edit", help="Let optuna-dashboard's views change studies")] = False,
+    allowed_host: Annotated[list[str] | None, typer.Option("--allowed-host", help="Host names to answer to when bound beyond loopback (e.g. in a container); repeatable")] = None,
 ) -> None:
     """Serve the web dashboard of every study in --storage, live while searches run.
 
@@ -170,7 +171,8 @@ def dashboard(
     """
     from autoopt.dashboard import serve  # the dashboard extra is optional
 
-    serve(storage or default_storage(), host=host, port=port, allow_edit=allow_edit)
+    serve(storage or default_storage(), host=host, port=port, allow_edit=allow_edit,
+          allowed_hosts=frozenset(allowed_host) if allowed_host else None)
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import job, make_data, make_task, train_alone
+from fused_support import job, make_data, make_task, train_alone
 
 from autoopt.fused import FusedGroup, GroupKey
 

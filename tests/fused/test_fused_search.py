@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
-from conftest import job, make_data, make_task
+from fused_support import job, make_data, make_task
 from torch import nn
 
 import autoopt
