@@ -1,0 +1,167 @@
+"""Step time and peak memory of our Lion and Lookahead against their peers, on this CPU.
+
+Two models: many small tensors (100 x [Linear(96, 96), LayerNorm(96)]: 400 tensors,
+0.95M parameters) and few large ones (4 x Linear(2048, 2048): 4 tensors, 16.8M).
+Every optimizer steps on the same fixed random gradients. Every repeat runs each
+optimizer in turn; a ratio is the median over repeats of the ratio within a repeat, so
+it compares runs made side by side on a noisy shared machine. The ratio of the fastest
+repeats is shown too, since other work on the machine only ever adds time.
+
+- Bandwidth bound: the bytes a Lion step must move (read p, g, m; write p, m: 20 B per
+  float32 parameter) divided by the copy bandwidth measured in the same repeats, and
+  by the in-place add bandwidth: a stricter bound, as a copy also reads its target
+  (write-allocate) and so understates what in-place kernels reach.
+- Peak memory: the most memory the optimizer holds at once, from its construction
+  through its first K + 1 steps (state plus a step's temporaries), from
+  torch.profiler's allocation records. Parameters and gradients are not counted.
+
+Run: python benchmarks/optimizers.py [--repeats 9] [--threads N]. Prints tables and the
+goals of issue #3: Lion >= 1.5x faster than lion-pytorch, within 1.3x of the bandwidth
+bound, Lookahead adding < 10% to the step it wraps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import lion_pytorch
+import lion_pytorch.foreach
+import pytorch_optimizer
+import torch
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from autoopt.optimizers import Lion, Lookahead
+
+K = 5  # Lookahead's k; every timing covers whole cycles
+LION = {"lr": 1e-4, "weight_decay": 0.1}
+MakeOptimizer = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
+
+# Listed so that each pair compared below runs back to back in every repeat.
+CONTESTANTS: dict[str, MakeOptimizer] = {
+    "Lion (ours, foreach)": lambda p: Lion(p, **LION),
+    "lion-pytorch": lambda p: lion_pytorch.Lion(p, **LION),
+    "Lion (ours, single-tensor)": lambda p: Lion(p, foreach=False, **LION),
+    "lion-pytorch foreach": lambda p: lion_pytorch.foreach.Lion(p, **LION),
+    "pytorch-optimizer Lion": lambda p: pytorch_optimizer.Lion(p, **LION),
+    "Adam foreach (torch)": lambda p: torch.optim.Adam(p, foreach=True),
+    "Lookahead(Adam foreach) (ours)": lambda p: Lookahead(torch.optim.Adam(p, foreach=True), k=K),
+    "pytorch-optimizer Lookahead(Adam foreach)": lambda p: pytorch_optimizer.Lookahead(
+        torch.optim.Adam(p, foreach=True), k=K
+    ),
+    "Adam fused (torch)": lambda p: torch.optim.Adam(p, fused=True),
+    "Lookahead(Adam fused) (ours)": lambda p: Lookahead(torch.optim.Adam(p, fused=True), k=K),
+}
+
+LOOKAHEAD_PAIRS = [  # (wrapper, the step it wraps)
+    ("Lookahead(Adam foreach) (ours)", "Adam foreach (torch)"),
+    ("Lookahead(Adam fused) (ours)", "Adam fused (torch)"),
+    ("pytorch-optimizer Lookahead(Adam foreach)", "Adam foreach (torch)"),
+]
+
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    "many small tensors": lambda: nn.Sequential(*(m for _ in range(100) for m in (nn.Linear(96, 96), nn.LayerNorm(96)))),
+    "few large tensors": lambda: nn.Sequential(*(nn.Linear(2048, 2048, bias=False) for _ in range(4))),
+}
+
+
+def _seconds(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def measure_times(params: list[torch.Tensor], repeats: int, steps: int) -> tuple[dict, dict]:
+    """Seconds per step of every contestant in each repeat, and the memory bandwidths (bytes/s) in each."""
+    optimizers = {name: make(params) for name, make in CONTESTANTS.items()}
+    for optimizer in optimizers.values():  # create state, warm caches and allocators
+        _seconds(optimizer.step, K)
+    source = torch.randn(1 << 26)  # 256 MiB: far beyond the caches
+    target = torch.empty_like(source)
+    samples: dict[str, list[float]] = {name: [] for name in optimizers}
+    bandwidth: dict[str, list[float]] = {"copy": [], "in-place add": []}
+    names = list(optimizers)
+    for repeat in range(repeats):
+        bandwidth["copy"].append(2 * source.nbytes / _seconds(lambda: target.copy_(source), 3))
+        # Reads two and writes one in place, as an optimizer step does (a copy also reads its target first).
+        bandwidth["in-place add"].append(3 * source.nbytes / _seconds(lambda: target.add_(source, alpha=1e-9), 3))
+        for name in names if repeat % 2 == 0 else names[::-1]:  # alternate, so no one always goes first
+            samples[name].append(_seconds(optimizers[name].step, steps))
+    return samples, bandwidth
+
+
+def peak_memory(make: MakeOptimizer, params: list[torch.Tensor]) -> int:
+    """Most bytes held at once by the optimizer from its construction through K + 1 steps."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        optimizer = make(params)
+        for _ in range(K + 1):
+            optimizer.step()
+    # The raw allocation records: the parsed events net frees into the enclosing scope.
+    records = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    live = peak = 0
+    for record in sorted(records, key=lambda e: e.start_ns()):
+        live += record.nbytes()
+        peak = max(peak, live)
+    del optimizer
+    return peak
+
+
+def _ratios(numerators: list[float], denominators: list[float]) -> tuple[float, float]:
+    """Median of the per-repeat ratios, and the ratio of the fastest repeats."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators)), min(numerators) / min(denominators)
+
+
+def _goal(label: str, ratios: tuple[float, float], *, target: str, met: bool) -> None:
+    verdict = "met" if met else "MISSED"
+    print(f"{label}: {ratios[0]:.2f} (fastest repeats: {ratios[1]:.2f}); goal {target}: {verdict}")
+
+
+def report(model_name: str, repeats: int) -> None:
+    torch.manual_seed(0)
+    params = list(MODELS[model_name]().parameters())
+    for p in params:
+        p.grad = torch.randn_like(p)
+    numel = sum(p.numel() for p in params)
+    samples, bandwidth = measure_times(params, repeats, steps=K if numel > 5_000_000 else 4 * K)
+    ours = samples["Lion (ours, foreach)"]
+    print(f"\n## {model_name}: {len(params)} tensors, {numel / 1e6:.2f}M parameters")
+    print(f"{'optimizer':44s} {'median ms':>10s} {'best ms':>9s} {'x ours Lion':>12s} {'peak MiB':>9s}")
+    for name, make in CONTESTANTS.items():
+        mib = peak_memory(make, params) / 2**20
+        times = samples[name]
+        print(f"{name:44s} {statistics.median(times) * 1e3:10.3f} {min(times) * 1e3:9.3f} "
+              f"{_ratios(times, ours)[0]:12.2f} {mib:9.1f}")  # fmt: skip
+    speedup = _ratios(samples["lion-pytorch"], ours)
+    _goal("Lion speed-up over lion-pytorch", speedup, target=">= 1.5", met=speedup[0] >= 1.5)
+    for kind, rates in bandwidth.items():  # Lion moves 20 B per parameter: reads p, g, m and writes p, m
+        to_bound = _ratios(ours, [20 * numel / rate for rate in rates])
+        label = f"Lion time / {kind} bandwidth bound ({statistics.median(rates) / 1e9:.1f} GB/s)"
+        _goal(label, to_bound, target="<= 1.3", met=to_bound[0] <= 1.3)
+    for wrapper, inner in LOOKAHEAD_PAIRS:
+        ratio = _ratios(samples[wrapper], samples[inner])
+        added = ratio[0] - 1, ratio[1] - 1
+        _goal(f"{wrapper} over {inner}, added", added, target="< 0.10", met=added[0] < 0.10)
+    # Lookahead must read fast and slow weights and write both every k steps: 16 B / k per
+    # parameter, against Adam's 28 B: over a bandwidth-bound Adam that is 11.4% at k = 5.
+    print(f"(bandwidth floor of Lookahead over a bandwidth-bound Adam at k={K}: {16 / K / 28:.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0]  # other work on the machine shows in every figure: say how much there was
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.repeats} repeats, {os.cpu_count()} CPUs, load {load:.1f}")
+    for model_name in MODELS:
+        report(model_name, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
