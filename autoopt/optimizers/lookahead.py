@@ -74,6 +74,8 @@ class Lookahead(Optimizer):
     @torch.no_grad()
     def _update_slow_weights(self) -> None:
         fast = [p for p in self._params() if p in self.state]
+        if not fast:
+            return
         slow = [self.state[p]["slow_param"] for p in fast]
         grouped = Optimizer._group_tensors_by_device_and_dtype([fast, slow])
         for (device_fast, device_slow), _ in grouped.values():

@@ -146,6 +146,12 @@ def test_blocked_path_cuts_large_tensors_without_changing_results(monkeypatch, s
         assert torch.equal(a, b)
 
 
+def test_blocks_are_for_cpu_caches_only():
+    big = [torch.empty(10**7, device="meta")] * 2
+    assert len(list(lion._blocks(big, big))) == 1
+    assert len(list(lion._blocks([torch.empty(10**7)], [torch.empty(10**7)]))) > 1
+
+
 def test_maximize_equals_minimizing_the_negated_gradient():
     params, grads = _random_problem(5, [(4, 3), (2,)], torch.float32, steps=5)
     negated = [[-g for g in step] for step in grads]
@@ -167,6 +173,13 @@ def test_parameters_without_gradient_keep_their_value_and_get_no_state():
     optimizer.step()
     assert torch.equal(unused, torch.ones(3)) and unused not in optimizer.state
     torch.testing.assert_close(used.detach(), torch.full((3,), 0.9))
+
+
+@pytest.mark.parametrize("foreach", [True, False], ids=["foreach", "single"])
+def test_a_step_without_any_gradient_changes_nothing(foreach):
+    p = torch.ones(3, requires_grad=True)
+    Lion([p], foreach=foreach).step()
+    assert torch.equal(p, torch.ones(3))
 
 
 def test_sparse_gradients_are_refused_as_torch_does():

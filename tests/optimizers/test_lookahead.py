@@ -201,6 +201,12 @@ def test_added_param_group_joins_at_the_next_cycle():
     assert (a.item(), b.item()) == (-2.0, -2.0)
 
 
+def test_a_cycle_over_no_parameters_is_a_no_op():
+    lookahead = Lookahead(torch.optim.SGD([{"params": []}], lr=0.1), k=1)
+    lookahead.step()
+    assert lookahead.state_dict()["slow_params"] == {}
+
+
 def test_deepcopy_steps_exactly_like_the_original():
     params, grads = _problem(0, [(3, 2)], torch.float32)
     lookahead = Lookahead(torch.optim.Adam(params, lr=0.1), k=2)
