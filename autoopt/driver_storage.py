@@ -8,22 +8,67 @@ authoritative: every write still goes to the database first (durability is
 unchanged), then to the in-memory copy, and reads of those trials never touch the
 database. Trials of other writers (another `autoopt search` on the same study) are
 refreshed from the database at most every ``refresh_seconds``.
+
+Every database call retries with backoff for up to ``RECONNECT_SECONDS`` when the
+connection is lost (the server restarted, the network blinked, SQLite stayed locked),
+so a search outlives a database restart; the engine never sees those errors.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
+import logging
 import time
+from collections.abc import Callable
 from collections.abc import Container, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
+import sqlalchemy
 from optuna.distributions import BaseDistribution, check_distribution_compatibility
 from optuna.storages._cached_storage import _CachedStorage
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
+
+RECONNECT_SECONDS = 60.0
+_logger = logging.getLogger("autoopt")
+T = TypeVar("T")
+
+
+def connection_lost(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says the database went away, not that a write was wrong."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            return True
+        if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def reconnecting(call: Callable[..., T], *args: Any, seconds: float = RECONNECT_SECONDS, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, retried with backoff while the database connection is lost."""
+    deadline, delay, warned = time.monotonic() + seconds, 0.2, False
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if not connection_lost(exc) or time.monotonic() + delay > deadline:
+                raise
+            if not warned:
+                first = str(getattr(exc, "orig", None) or exc.__cause__ or exc).strip().splitlines()
+                _logger.warning("autoopt: lost the database connection (%s); retrying for up to %.0f s",
+                                first[0] if first else type(exc).__name__, seconds)  # fmt: skip
+                warned = True
+            time.sleep(delay)
+            delay = min(2 * delay, 5.0)
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)  # Optuna's RDB stores naive UTC
 
 
 class DriverStorage(_CachedStorage):
@@ -37,7 +82,9 @@ class DriverStorage(_CachedStorage):
     # -- trials this process created ------------------------------------------------------
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
-        trial_id = super().create_new_trial(study_id, template_trial)
+        trial_id = reconnecting(super().create_new_trial, study_id, template_trial)
+        if template_trial is not None and template_trial.state != TrialState.RUNNING:
+            return trial_id  # a queued trial is anyone's until a driver takes it (then _adopt)
         with self._lock:
             study_id_, number = self._trial_id_to_study_id_and_number[trial_id]
             self._owned[trial_id] = self._studies[study_id_].trials[number]
@@ -69,7 +116,7 @@ class DriverStorage(_CachedStorage):
         with self._lock:
             trial = self._local(trial_id)
             if trial is None or trial.state.is_finished():
-                return super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
+                return reconnecting(super().set_trial_param, trial_id, param_name, param_value_internal, distribution)
             trial = self._edit(trial_id)
             study = self._studies[self._trial_id_to_study_id_and_number[trial_id][0]]
             known = study.param_distribution.get(param_name)
@@ -82,20 +129,27 @@ class DriverStorage(_CachedStorage):
             self._pending_params.setdefault(trial_id, []).append((param_name, param_value_internal, distribution, known))
 
     def _flush_params(self, session: Any, trial_id: int) -> None:
-        for name, value, distribution, known in self._pending_params.pop(trial_id, []):
+        """Add the pending params to ``session``; the caller drops them once it committed."""
+        for name, value, distribution, known in self._pending_params.get(trial_id, []):
             self._backend._set_trial_param_without_commit(session, trial_id, name, value, distribution, known)
 
     def _flush(self, trial_id: int) -> None:
         if self._pending_params.get(trial_id):
-            with _create_scoped_session(self._backend.scoped_session, True) as session:
-                self._flush_params(session, trial_id)
+            reconnecting(self._write_params, trial_id)
+
+    def _write_params(self, trial_id: int) -> None:
+        with _create_scoped_session(self._backend.scoped_session, True) as session:
+            self._flush_params(session, trial_id)
+        self._pending_params.pop(trial_id, None)
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Sequence[float] | None = None) -> bool:
         self._flush(trial_id)
-        changed = super().set_trial_state_values(trial_id, state, values)
-        if changed and state == TrialState.RUNNING and trial_id not in self._owned:
-            self._adopt(trial_id)  # a waiting trial enqueued elsewhere that we now run
-            return changed
+        if state == TrialState.RUNNING and trial_id not in self._owned:
+            if not reconnecting(self._take_waiting, trial_id):
+                return False  # another search took it first
+            reconnecting(self._adopt, trial_id)
+            return True
+        changed = reconnecting(super().set_trial_state_values, trial_id, state, values)
         with self._lock:
             if changed and (trial := self._edit(trial_id)) is not None:
                 if values is not None:
@@ -107,6 +161,16 @@ class DriverStorage(_CachedStorage):
                     trial.datetime_complete = now
                 trial.state = state
         return changed
+
+    def _take_waiting(self, trial_id: int) -> bool:
+        """WAITING -> RUNNING as one conditional UPDATE: of several searches popping the same
+        queued trial exactly one gets it, on SQLite too (which ignores Optuna's FOR UPDATE)."""
+        with _create_scoped_session(self._backend.scoped_session) as session:
+            taken = (session.query(models.TrialModel)
+                     .filter(models.TrialModel.trial_id == trial_id, models.TrialModel.state == TrialState.WAITING)
+                     .update({models.TrialModel.state: TrialState.RUNNING,
+                              models.TrialModel._datetime_start_utc: _utc_now()}, synchronize_session=False))  # fmt: skip
+        return taken == 1
 
     def _adopt(self, trial_id: int) -> None:
         trial = self._backend.get_trial(trial_id)
@@ -120,7 +184,7 @@ class DriverStorage(_CachedStorage):
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         self._flush(trial_id)
-        super().set_trial_intermediate_value(trial_id, step, intermediate_value)
+        reconnecting(super().set_trial_intermediate_value, trial_id, step, intermediate_value)
         with self._lock:
             if (trial := self._edit(trial_id)) is not None:
                 trial.intermediate_values[step] = intermediate_value
@@ -130,13 +194,19 @@ class DriverStorage(_CachedStorage):
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         self._flush(trial_id)
-        super().set_trial_system_attr(trial_id, key, value)
+        reconnecting(super().set_trial_system_attr, trial_id, key, value)
         with self._lock:
             if (trial := self._edit(trial_id)) is not None:
                 trial._system_attrs[key] = value
 
     def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any], *, first_heartbeat: bool = False) -> None:
         """Several user attributes (and optionally the first heartbeat) in one transaction."""
+        reconnecting(self._write_user_attrs, trial_id, attrs, first_heartbeat)
+        with self._lock:
+            if (trial := self._edit(trial_id)) is not None:
+                trial._user_attrs.update(copy.deepcopy(attrs))
+
+    def _write_user_attrs(self, trial_id: int, attrs: dict[str, Any], first_heartbeat: bool) -> None:
         backend = self._backend
         with _create_scoped_session(backend.scoped_session, True) as session:
             self._flush_params(session, trial_id)
@@ -144,29 +214,45 @@ class DriverStorage(_CachedStorage):
                 backend._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
             if first_heartbeat and backend.heartbeat_interval:
                 session.add(models.TrialHeartbeatModel(trial_id=trial_id))
+        self._pending_params.pop(trial_id, None)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        reconnecting(super().record_heartbeat, trial_id)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        return reconnecting(super()._get_stale_trial_ids, study_id)
+
+    def get_best_trial(self, study_id: int) -> FrozenTrial:
+        # The best trial may be another writer's, finished since our last refresh: read it fresh.
+        trial_id = reconnecting(self._backend._get_best_trial_id, study_id, self.get_study_directions(study_id)[0])
         with self._lock:
-            if (trial := self._edit(trial_id)) is not None:
-                trial._user_attrs.update(copy.deepcopy(attrs))
+            if (trial := self._local(trial_id)) is not None and trial.state.is_finished():
+                return copy.deepcopy(trial)
+        return reconnecting(self._backend.get_trial, trial_id)
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._lock:
             if (trial := self._local(trial_id)) is not None:
                 return copy.deepcopy(trial)
-        return super().get_trial(trial_id)
+        return reconnecting(super().get_trial, trial_id)
 
     # -- everyone else's trials: refreshed, at most every refresh_seconds -------------------
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
                        states: Container[TrialState] | None = None) -> list[FrozenTrial]:  # fmt: skip
         if time.monotonic() - self._refreshed_at.get(study_id, -1e9) >= self.refresh_seconds or study_id not in self._studies:
-            self._read_trials_from_remote_storage(study_id)
-            self._refreshed_at[study_id] = time.monotonic()
+            self.refresh(study_id)
         with self._lock:
             trials = self._studies[study_id].trials.values()
             if states is not None:
                 trials = [t for t in trials if t.state in states]
             ordered = sorted(trials, key=lambda t: t.number)
             return copy.deepcopy(ordered) if deepcopy else ordered
+
+    def refresh(self, study_id: int) -> None:
+        """Read the other writers' new and changed trials now."""
+        reconnecting(self._read_trials_from_remote_storage, study_id)
+        self._refreshed_at[study_id] = time.monotonic()
 
     def _add_trials_to_cache(self, study_id: int, trials: list[FrozenTrial]) -> None:
         # The database's copy of a trial we own may lag our memory by nothing but our

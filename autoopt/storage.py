@@ -7,6 +7,7 @@ SQLite is the embedded default; any SQLAlchemy URL works (PostgreSQL on a cluste
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import optuna
@@ -35,8 +36,10 @@ def normalize_url(url: str) -> str:
 def _prepare_sqlite(url: str) -> None:
     """Create the parent folder and switch the file to WAL, so readers never block the writer."""
     database = make_url(url).database
-    if not database or database == ":memory:":
-        return
+    if not database or database == ":memory:" or "mode=memory" in url:
+        # Optuna's engine opens several connections, and each in-memory one is a new empty database.
+        raise UserError(f"--storage {url!r} is an in-memory SQLite database, which cannot hold a study; "
+                        "use a file, e.g. sqlite:///autoopt.db.")  # fmt: skip
     path = Path(database)
     if not path.parent.exists():
         raise UserError(f"--storage {url!r}: the folder {path.parent} does not exist; create it or pick another path.")
@@ -55,19 +58,14 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBSto
         _prepare_sqlite(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if is_sqlite else {"pool_pre_ping": True}
     try:
-        storage = optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=HEARTBEAT_SECONDS if heartbeat else None,
-            grace_period=2 * HEARTBEAT_SECONDS if heartbeat else None,
-        )
+        storage = _create_rdb_storage(url, engine_kwargs, heartbeat)
         if is_sqlite:
             # In WAL mode, synchronous=NORMAL skips an fsync per commit yet survives a crash of
             # the process (only a power cut can lose the last commits): SQLite's own advice.
             sqlalchemy.event.listen(storage.engine, "connect", _sqlite_normal_sync)
             storage.engine.dispose()
         return storage
-    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+    except (NoSuchModuleError, ImportError) as exc:
         raise UserError(f"--storage {given!r}: no database driver for it ({exc}). For PostgreSQL, "
                         "`pip install 'autoopt[postgres]'`.") from None  # fmt: skip
     except (OperationalError, sqlalchemy.exc.InterfaceError) as exc:
@@ -76,6 +74,25 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBSto
                         f"database server is running and the URL is right, {_EXAMPLES}.") from None  # fmt: skip
     except (SQLAlchemyError, ValueError) as exc:
         raise UserError(f"--storage {_hide_password(given)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
+
+
+def _create_rdb_storage(url: str, engine_kwargs: dict, heartbeat: bool) -> optuna.storages.RDBStorage:
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=HEARTBEAT_SECONDS if heartbeat else None,
+                grace_period=2 * HEARTBEAT_SECONDS if heartbeat else None,
+            )
+        except (sqlalchemy.exc.IntegrityError, OperationalError, sqlalchemy.exc.ProgrammingError) as exc:
+            # Several searches creating the tables of a new database at once: one wins, the
+            # others find the tables made ("already exists") and just connect on the next try.
+            racing = isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in str(exc)
+            if attempt == 4 or not racing:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _sqlite_normal_sync(connection: sqlite3.Connection, _record: object) -> None:
