@@ -59,6 +59,7 @@ def search(
     epochs: Annotated[int | None, typer.Option(help="Epochs per trial [default: the model file's `epochs`, else 10]")] = None,
     timeout: Annotated[float | None, typer.Option(help="Time budget of the whole search, in seconds")] = None,
     trial_timeout: Annotated[float | None, typer.Option(help="Time limit of one trial, in seconds")] = None,
+    retries: Annotated[int | None, typer.Option(help="Re-run a trial lost to a crash (worker died, no heartbeat) this many times, same params [default: 1]")] = None,
     epoch_budget: Annotated[int | None, typer.Option(help="Stop starting search trials once this many epochs were trained (this run)")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed: the same seed gives the same trials and values on CPU")] = None,
     jobs: Annotated[int | None, typer.Option(help="Trials run in parallel processes on this machine")] = None,
@@ -89,7 +90,7 @@ def search(
       autoopt search studies/digits.toml --storage postgresql://user@host/db
     """
     flags = {"study": study, "storage": storage, "trials": trials, "epochs": epochs, "timeout": timeout,
-             "trial_timeout": trial_timeout, "epoch_budget": epoch_budget, "seed": seed, "jobs": jobs, "sampler": sampler, "pruner": pruner,
+             "trial_timeout": trial_timeout, "retries": retries, "epoch_budget": epoch_budget, "seed": seed, "jobs": jobs, "sampler": sampler, "pruner": pruner,
              "confirm_top": confirm_top, "confirm_seeds": confirm_seeds, "warm_start": warm_start,
              "backend": backend, "address": address, "cpus_per_trial": cpus_per_trial,
              "gpus_per_trial": gpus_per_trial, "fuse": int(fuse) if fuse and fuse.isdigit() else fuse}  # fmt: skip

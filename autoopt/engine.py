@@ -4,6 +4,27 @@ The driver is the only writer to storage: workers send per-epoch reports back an
 "go on" or "stop" answers, so SQLite never sees two writers and pruning is decided in
 one place. Running the same search again resumes the study: finished trials count
 toward ``--trials``, trials left RUNNING by a killed driver are marked failed.
+
+Failures and what follows them:
+
+- Infrastructure (a worker process died, a heartbeat stopped, a Ray node went away): the
+  trial is queued again with the same params, up to ``--retries`` times (``autoopt.stale``).
+- Out of memory: the trial fails with the reason and is re-run once at half its batch
+  size. The search then avoids the batch sizes that did not fit: every later trial whose
+  sampled ``batch_size`` is at or above the smallest one that ran out of memory (for any
+  optimizer: activations, not optimizer state, dominate) trains at the largest batch size
+  below it, which its ``batch_size`` user attr records. Optuna's TPE ignores FAIL trials,
+  so it would keep sampling there; instead each such capped trial gets the constraint
+  ``batch_size_fits = 1`` (``Trial.set_constraint``: infeasible), and TPE ranks infeasible
+  trials below every feasible one, so it learns to sample smaller batch sizes. TPE reads
+  constraints of COMPLETE and PRUNED trials only, which is why the capped trials, not the
+  failed one, carry it. ``batch_size`` params of capped trials are what was sampled.
+- User code errors and divergence fail the trial, reason recorded; never retried.
+
+Several drivers may run the same study at once (``autoopt search`` on many machines):
+each counts the study's finished search trials, freshly read, before it starts a trial,
+so the study stops at ``--trials`` finished trials plus at most ``drivers x jobs - 1``
+trials that were already running when the last slot was taken.
 """
 
 from __future__ import annotations
@@ -12,10 +33,10 @@ import json
 import random
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from autoopt import __version__, record
 from autoopt.errors import UserError
@@ -29,15 +50,17 @@ from autoopt.progress import Progress, SilentProgress
 from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, pick_device
 from autoopt.space import default_params, suggest_config, warm_start_order
 from autoopt.spec import DEFAULT_EPOCHS, StudySpec
-from autoopt.stale import fail_stale_trials, owner_tag
+from autoopt.stale import fail_stale_trials, is_infrastructure_failure, owner_tag, retry_trial
 from autoopt.driver_storage import DriverStorage
-from autoopt.storage import open_storage, set_user_attrs
+from autoopt.storage import HEARTBEAT_SECONDS, open_storage, set_user_attrs
 from autoopt.task import Task, load_task
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 MAX_CONSECUTIVE_FAILURES = 10
 POLL_SECONDS = 0.25
+OOM_REASON = "out of memory"  # the runner's fail_reason prefix for MemoryError / CUDA OOM
+OOM_CONSTRAINT = "batch_size_fits"
 
 
 @dataclass
@@ -47,6 +70,7 @@ class SearchResult:
     complete: int = 0
     pruned: int = 0
     failed: int = 0
+    retried: int = 0
     epochs_trained: int = 0
     timed_out: bool = False
     failures: list[str] = field(default_factory=list)
@@ -59,6 +83,13 @@ def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
     # joint (multivariate) model of its own hyperparameters; constant_liar keeps parallel
     # workers from sampling the same point.
     return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True, constant_liar=True)
+
+
+def smallest_oom_batch_size(study: optuna.Study) -> int | None:
+    """The smallest batch size that ran out of memory in this study so far."""
+    sizes = [t.user_attrs[record.BATCH_SIZE] for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+             if str(t.user_attrs.get(record.FAIL_REASON, "")).startswith(OOM_REASON) and record.BATCH_SIZE in t.user_attrs]  # fmt: skip
+    return min(sizes, default=None)
 
 
 def make_pruner(spec: StudySpec, epochs: int) -> optuna.pruners.BasePruner:
@@ -77,13 +108,18 @@ def _open_study(spec: StudySpec, task: Task, epochs: int, storage: optuna.storag
             f"study {spec.study_name!r} in --storage already exists and {old.direction.name.lower()}s, but "
             f"{task.path.name} asks to {task.direction}; pick another --study name."
         )
-    study = optuna.create_study(study_name=spec.study_name, storage=storage, sampler=make_sampler(spec),
-                                pruner=make_pruner(spec, epochs), direction=task.direction,
-                                load_if_exists=True)  # fmt: skip
+    sampler, pruner = make_sampler(spec), make_pruner(spec, epochs)
+    try:  # of several searches starting the same study at once, exactly one creates it
+        study = optuna.create_study(study_name=spec.study_name, storage=storage, sampler=sampler, pruner=pruner,
+                                    direction=task.direction)  # fmt: skip
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=spec.study_name, storage=storage, sampler=sampler, pruner=pruner)
+        created = False
     info = {"version": __version__, "metric": task.metric_name, "direction": task.direction,
             "model_file": str(task.path), "epochs": epochs, "optimizers": list(spec.space.optimizers)}  # fmt: skip
     study.set_user_attr(record.STUDY_INFO, info)
-    return study, old is None
+    return study, created
 
 
 class _Search:
@@ -98,8 +134,9 @@ class _Search:
         self.deadline = time.monotonic() + spec.timeout if spec.timeout else None
         self.seed_base = spec.seed if spec.seed is not None else random.randrange(2**31)
         self.consecutive_failures = 0
-        self.last_heartbeat = 0.0
+        self.last_heartbeat = self.last_stale_check = time.monotonic()
         self.owner = owner_tag()
+        self.oom_batch_size = smallest_oom_batch_size(study)
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -110,17 +147,29 @@ class _Search:
     def start_trial(self, trial: optuna.Trial | None = None) -> None:
         trial = trial or self.study.ask()
         config = suggest_config(trial, self.spec.space)
+        batch_size = self.batch_size_that_fits(trial.user_attrs.get(record.BATCH_SIZE, config.batch_size))
+        if batch_size < config.batch_size:
+            trial.set_constraint(OOM_CONSTRAINT, 1.0)
+            config = replace(config, batch_size=batch_size)
         role = trial.user_attrs.get(record.ROLE, record.ROLE_SEARCH)
         seed = (self.seed_base + 7919 * trial.number) % 2**31
         attrs = {record.OPTIMIZER: config.optimizer, record.OPTIMIZER_KWARGS: config.optimizer_kwargs,
                  record.LOOKAHEAD: config.lookahead, record.BATCH_SIZE: config.batch_size, record.SEED: seed,
-                 record.ROLE: role, "owner": self.owner}  # fmt: skip
+                 record.ROLE: role, record.OWNER: self.owner}  # fmt: skip
         set_user_attrs(trial, attrs, first_heartbeat=True)
         prunable = role == record.ROLE_SEARCH
         job = TrialJob(trial.number, config, seed, self.epochs, prunable, self.spec.trial_timeout)
         self.running[trial.number] = trial
         self.executor.submit(job)
         self.progress.trial_started(trial.number, config, role)
+
+    def batch_size_that_fits(self, size: int) -> int:
+        """``size``, or the largest allowed batch size below the smallest one that ran out of memory."""
+        limit = self.oom_batch_size
+        if limit is None or size < limit or limit < 2:
+            return size
+        smaller = [b for b in self.spec.space.batch_sizes if b < limit]
+        return max(smaller, default=max(1, limit // 2))
 
     def on_report(self, event: Report) -> None:
         trial = self.running.get(event.number)
@@ -154,8 +203,20 @@ class _Search:
             attrs[record.FAIL_REASON] = outcome.reason or "failed"
         if isinstance(self.executor, FusedExecutor):
             attrs.update(self.executor.member_attrs(number))
-        set_user_attrs(trial, attrs)
         self.result.epochs_trained += len(outcome.curve)
+        try:
+            set_user_attrs(trial, attrs)
+            self.tell(trial, outcome)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another search took this trial for stale (our heartbeats stopped longer than the grace
+            # period, e.g. while the database was down): it was failed and retried there.
+            self.result.failures.append(f"trial {number}: finished here, but another search had already failed it")
+            return
+        if outcome.state == FAIL:
+            self.retry(self.study._storage.get_trial(trial._trial_id), outcome.reason)
+        self.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason, self.study)
+
+    def tell(self, trial: optuna.Trial, outcome: TrialOutcome) -> None:
         if outcome.state == COMPLETE:
             self.study.tell(trial, outcome.value)
             self.result.complete += 1
@@ -167,9 +228,20 @@ class _Search:
         else:
             self.study.tell(trial, state=TrialState.FAIL)
             self.result.failed += 1
-            self.result.failures.append(f"trial {number}: {outcome.reason}")
+            self.result.failures.append(f"trial {trial.number}: {outcome.reason}")
             self.consecutive_failures += 1
-        self.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason, self.study)
+
+    def retry(self, failed: FrozenTrial, reason: str | None) -> None:
+        """Queue a re-run of a trial that failed for a reason other than its configuration."""
+        if is_infrastructure_failure(reason):
+            self.result.retried += retry_trial(self.study, failed, self.spec.retries)
+        elif str(reason).startswith(OOM_REASON) and record.OOM_RETRY_OF not in failed.user_attrs:
+            size = failed.user_attrs[record.BATCH_SIZE]
+            self.oom_batch_size = min(size, self.oom_batch_size or size)
+            if size >= 2 and failed.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH:
+                attrs = {record.ROLE: record.ROLE_SEARCH, record.OOM_RETRY_OF: failed.number, record.BATCH_SIZE: size // 2}
+                self.study.enqueue_trial(failed.params, user_attrs=attrs)
+                self.result.retried += 1
 
     def pump(self) -> None:
         """Handle the executor's events once, and keep the running trials' heartbeats fresh."""
@@ -183,6 +255,11 @@ class _Search:
             for trial in self.running.values():
                 storage.record_heartbeat(trial._trial_id)
             self.last_heartbeat = time.monotonic()
+        if time.monotonic() - self.last_stale_check > HEARTBEAT_SECONDS:
+            # Another search on this study may have died: take its trials back within grace + interval.
+            mine = {trial._trial_id for trial in self.running.values()}
+            self.result.retried += fail_stale_trials(self.study, retries=self.spec.retries, skip=mine)
+            self.last_stale_check = time.monotonic()
         if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             self.drain()
             raise UserError(
@@ -191,10 +268,9 @@ class _Search:
                 "rates), then run the same command again: finished trials are kept."
             )
 
-    def run_search_phase(self, done: int) -> None:
-        counted = done
+    def run_search_phase(self) -> None:
         while True:
-            counted = done + self.result.complete + self.result.pruned
+            counted = self.counted(fresh=len(self.running) < self.executor.slots)
             while (len(self.running) < self.executor.slots and counted + len(self.running) < self.spec.trials
                    and not self.out_of_time() and not self.out_of_epochs()):  # fmt: skip
                 self.start_trial(self.fused_member())
@@ -202,6 +278,14 @@ class _Search:
                 break
             self.pump()
         self.result.timed_out = self.out_of_time() and counted < self.spec.trials
+
+    def counted(self, *, fresh: bool) -> int:
+        """Finished search trials of the whole study: other searches on it included, read now
+        when a slot is free (the ``--trials`` decision), else as cached (at most a second old)."""
+        storage = self.study._storage
+        if fresh and isinstance(storage, DriverStorage):
+            storage.refresh(self.study._study_id)
+        return _counted(self.study)
 
     def fused_member(self) -> optuna.Trial | None:
         """A trial for a fused group's free slot (its family and batch size), or None for a plain ask."""
@@ -228,12 +312,16 @@ class _Search:
     def drain(self) -> None:
         """Fail what is still running (Ctrl-C, too many failures): nothing is left RUNNING."""
         for number, trial in list(self.running.items()):
-            trial.set_user_attr(record.FAIL_REASON, "interrupted: the search was stopped while it ran")
-            self.study.tell(trial, state=TrialState.FAIL)
             self.running.pop(number)
+            try:
+                trial.set_user_attr(record.FAIL_REASON, "interrupted: the search was stopped while it ran")
+                self.study.tell(trial, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another search already failed it as stale
 
 
 def _counted(study: optuna.Study) -> int:
+    """Finished (complete or pruned) search trials: what ``--trials`` counts."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     return sum(t.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH for t in trials)
 
@@ -287,7 +375,7 @@ def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     device = pick_device()
     data = preflight(task, device)
     study, is_new = _open_study(spec, task, epochs, storage)
-    reclaimed = fail_stale_trials(study)
+    reclaimed = fail_stale_trials(study, retries=spec.retries)
     if is_new and spec.warm_start:
         for name in warm_start_order(spec.space):
             study.enqueue_trial(default_params(spec.space, name), user_attrs={record.ROLE: record.ROLE_SEARCH})
@@ -298,7 +386,7 @@ def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     with _make_executor(spec, task, data, device, fuse) as executor:
         loop = _Search(study, spec, executor, progress, epochs, result)
         try:
-            loop.run_search_phase(done)
+            loop.run_search_phase()
             if spec.confirm_top and spec.confirm_seeds and not result.timed_out:
                 pending = confirmations_needed(study, spec.confirm_top, spec.confirm_seeds)
                 progress.phase(f"confirming the top {spec.confirm_top} on {spec.confirm_seeds} fresh seeds", len(pending))

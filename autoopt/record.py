@@ -9,6 +9,11 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
 - ``curve`` (validation value per epoch), ``train_loss`` (mean training loss per epoch),
   ``epochs_run`` (int), ``wall_time_s`` (float), ``env`` (torch, python, device, host)
 - ``fail_reason`` on FAIL trials, ``prune_reason`` on PRUNED ones: one readable line.
+- ``retry_of`` (number of the failed trial a retry re-runs with the same params) and
+  ``attempt`` (1, 2, ...) on retries of trials lost to infrastructure; ``oom_retry_of`` on
+  the one re-run of an out-of-memory trial. ``batch_size`` is always the batch size the
+  trial trained with: after an out-of-memory failure it may be smaller than the sampled
+  ``batch_size`` param (see ``autoopt.engine``).
 
 Studies carry ``autoopt`` = {"version", "metric", "direction", "model_file", "epochs",
 "optimizers"}.
@@ -30,6 +35,10 @@ WALL_TIME = "wall_time_s"
 ENV = "env"
 FAIL_REASON = "fail_reason"
 PRUNE_REASON = "prune_reason"
+RETRY_OF = "retry_of"
+ATTEMPT = "attempt"
+OOM_RETRY_OF = "oom_retry_of"
+OWNER = "owner"
 
 ROLE_SEARCH = "search"
 ROLE_CONFIRM = "confirm"

@@ -59,6 +59,7 @@ class StudySpec:
     timeout: float | None = None
     epoch_budget: int | None = None  # stop starting search trials once this many epochs were trained
     trial_timeout: float | None = None
+    retries: int = 1  # re-runs of a trial lost to infrastructure (worker died, heartbeat lost), same params
     seed: int | None = None
     jobs: int = 1
     fuse: int | str = 1  # trials trained together as one vmapped model (autoopt.fused); "auto": by model size
@@ -76,7 +77,7 @@ class StudySpec:
 
 _STUDY_KEYS = {
     "model": str, "name": str, "storage": str, "trials": int, "epochs": int, "timeout": (int, float),
-    "trial_timeout": (int, float), "epoch_budget": int, "seed": int, "jobs": int, "fuse": (int, str), "sampler": str, "pruner": str,
+    "trial_timeout": (int, float), "retries": int, "epoch_budget": int, "seed": int, "jobs": int, "fuse": (int, str), "sampler": str, "pruner": str,
     "warm_start": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
     "cpus_per_trial": (int, float), "gpus_per_trial": (int, float),
 }  # fmt: skip
@@ -149,6 +150,7 @@ def check_spec(spec: StudySpec) -> StudySpec:
         (spec.timeout is None or spec.timeout > 0, f"--timeout must be > 0 seconds, but got {spec.timeout}."),
         (spec.trial_timeout is None or spec.trial_timeout > 0,
          f"--trial-timeout must be > 0 seconds, but got {spec.trial_timeout}."),
+        (spec.retries >= 0, f"--retries must be >= 0, but got {spec.retries}."),
         (spec.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}, but got {spec.sampler!r}."),
         (spec.pruner in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, but got {spec.pruner!r}."),
         (spec.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}, but got {spec.backend!r}."),
@@ -157,6 +159,8 @@ def check_spec(spec: StudySpec) -> StudySpec:
         (spec.confirm_top >= 0 and spec.confirm_seeds >= 0, "--confirm-top and --confirm-seeds must be >= 0."),
         (bool(spec.study_name.strip()) and len(spec.study_name) <= 512,
          "--study must be a non-empty name of at most 512 characters."),
+        (spec.study_name.isprintable(),
+         f"--study {spec.study_name!r} holds control or separator characters; use printable characters."),
     ]  # fmt: skip
     for ok, message in checks:
         if not ok:
@@ -186,7 +190,8 @@ def build_spec(
         target = (config.parent / study["model"]).resolve()
     settings = {k: v for k, v in study.items() if k not in ("model", "name", "storage")}
     settings.update(overrides or {})
-    name = settings.pop("study", None) or study.get("name") or target.stem
+    name = settings.pop("study", None)
+    name = study.get("name", target.stem) if name is None else name  # an empty --study is refused, not replaced
     storage = settings.pop("storage", None) or study.get("storage") or default_storage()
     space = space_from_table(data.get("space", {}), where=f"{config}: [space]") if data else SearchSpace()
     if space_table:

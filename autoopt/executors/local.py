@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from autoopt.runner import FAIL, TrialJob, TrialOutcome, pick_device, run_trial
 
 
 def _worker_main(conn: Connection, model_file: str, threads: int, gpu: int | None) -> None:
+    # Ctrl-C reaches the whole process group: the driver stops the workers itself, after it
+    # marked their trials failed, so a worker must not die of it mid-trial with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
     torch.set_num_threads(threads)
