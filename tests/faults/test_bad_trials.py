@@ -1,0 +1,42 @@
+"""A trial that diverges, raises, or runs out of memory fails alone, with its reason recorded."""
+
+from __future__ import annotations
+
+import autoopt
+from autoopt import record
+from autoopt.engine import OOM_CONSTRAINT
+from fault_support import MODELS, census, trials_of
+
+
+def spec(model: str, url: str, study: str, *, optimizers=("adam", "sgd"), space=None, **settings):
+    overrides = {"storage": url, "study": study, "seed": 0, "confirm_top": 0, "pruner": "none", **settings}
+    table = {"optimizers": list(optimizers), **(space or {})}
+    return autoopt.build_spec(MODELS / f"{model}.py", overrides=overrides, space_table=table)
+
+
+def test_nan_inf_and_exceptions_fail_only_their_trials_with_the_reason(sqlite_url, study_name):
+    result = autoopt.search(spec("broken", sqlite_url, study_name, trials=6,
+                                 optimizers=("adam", "sgd", "adagrad", "rmsprop")))  # fmt: skip
+    counted = census("bad trials", sqlite_url, study_name, 0, [])
+    assert result.complete == 6 and counted.lost == 0 and result.retried == 0  # user errors are not retried
+    assert counted.failed_with_reason == result.failed >= 3
+    reasons = [t.user_attrs[record.FAIL_REASON] for t in trials_of(sqlite_url, study_name) if t.state.name == "FAIL"]
+    assert any(r.startswith("diverged: reported value became nan") for r in reasons)
+    assert any(r.startswith("diverged: train(trial) returned inf") for r in reasons)
+    assert any(r.startswith("error: KeyError") for r in reasons)
+
+
+def test_out_of_memory_is_retried_once_at_half_the_batch_size_and_then_avoided(sqlite_url, study_name):
+    result = autoopt.search(spec("hungry", sqlite_url, study_name, trials=8,
+                                 space={"batch_size": [16, 32, 64]}))  # fmt: skip
+    trials = trials_of(sqlite_url, study_name)
+    counted = census("oom", sqlite_url, study_name, 0, [])
+    assert result.complete == 8 and counted.lost == 0
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    assert failed and all(t.user_attrs[record.FAIL_REASON].startswith("out of memory at batch size 64") for t in failed)
+    assert len(failed) == 1  # once seen, 64 is never trained again
+    retry = next(t for t in trials if t.user_attrs.get(record.OOM_RETRY_OF) == failed[0].number)
+    assert retry.params == failed[0].params and retry.user_attrs[record.BATCH_SIZE] == 32
+    assert retry.state.name == "COMPLETE"
+    later = [t for t in trials if t.number > failed[0].number and t.params["batch_size"] == 64]
+    assert all(t.user_attrs[record.BATCH_SIZE] == 32 and t.constraints == {OOM_CONSTRAINT: 1.0} for t in later)
