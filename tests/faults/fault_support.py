@@ -160,8 +160,10 @@ def worker_kills(url: str, cwd: Path, study: str, kills: int) -> Census:
     for number in killed:
         failed = next(t for t in final if t.number == number)
         again = retries_of(final, number)
+        # The retry ran to the end, unless a later kill hit the retry itself (then no third attempt).
         if not (failed.user_attrs.get(record.FAIL_REASON, "").startswith("worker process died") and len(again) == 1
-                and again[0].params == failed.params and again[0].state == TrialState.COMPLETE):  # fmt: skip
+                and again[0].params == failed.params
+                and (again[0].state == TrialState.COMPLETE or again[0].number in killed)):  # fmt: skip
             result.notes.append(f"trial {number} was not failed and retried once with its params")
     if code != 0 or "Traceback" in output:
         result.notes.append(f"search exited {code}: {output[-2000:]}")
