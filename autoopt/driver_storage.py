@@ -32,6 +32,8 @@ from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
+from autoopt import record
+
 RECONNECT_SECONDS = 60.0
 _logger = logging.getLogger("autoopt")
 T = TypeVar("T")
@@ -72,8 +74,12 @@ def _utc_now() -> datetime.datetime:
 
 
 class DriverStorage(_CachedStorage):
-    def __init__(self, backend: optuna.storages.RDBStorage, *, refresh_seconds: float = 1.0) -> None:
+    def __init__(self, backend: optuna.storages.RDBStorage, *, refresh_seconds: float = 1.0,
+                 owner: str | None = None) -> None:  # fmt: skip
         super().__init__(backend)
+        # Written in the same transaction that makes a trial RUNNING, so no kill can leave a
+        # RUNNING trial that names no owner (stale.py reclaims by owner at once).
+        self.owner = owner
         self.refresh_seconds = refresh_seconds
         self._owned: dict[int, FrozenTrial] = {}
         self._pending_params: dict[int, list[tuple[str, float, BaseDistribution, BaseDistribution | None]]] = {}
@@ -82,6 +88,12 @@ class DriverStorage(_CachedStorage):
     # -- trials this process created ------------------------------------------------------
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        if template_trial is None and self.owner:
+            template_trial = FrozenTrial(
+                number=0, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
+                datetime_complete=None, params={}, distributions={}, user_attrs={record.OWNER: self.owner},
+                system_attrs={}, intermediate_values={}, trial_id=0,
+            )
         trial_id = reconnecting(super().create_new_trial, study_id, template_trial)
         if template_trial is not None and template_trial.state != TrialState.RUNNING:
             return trial_id  # a queued trial is anyone's until a driver takes it (then _adopt)
@@ -170,6 +182,10 @@ class DriverStorage(_CachedStorage):
                      .filter(models.TrialModel.trial_id == trial_id, models.TrialModel.state == TrialState.WAITING)
                      .update({models.TrialModel.state: TrialState.RUNNING,
                               models.TrialModel._datetime_start_utc: _utc_now()}, synchronize_session=False))  # fmt: skip
+            if taken == 1 and self.owner:
+                self._backend._set_trial_attr_without_commit(
+                    session, models.TrialUserAttributeModel, trial_id, record.OWNER, self.owner
+                )
         return taken == 1
 
     def _adopt(self, trial_id: int) -> None:

@@ -371,7 +371,7 @@ def search(spec: StudySpec, *, progress: Progress | None = None) -> SearchResult
 def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     task = load_task(spec.model_file)
     epochs = spec.epochs or task.epochs or DEFAULT_EPOCHS
-    storage = DriverStorage(open_storage(spec.storage, heartbeat=True))
+    storage = DriverStorage(open_storage(spec.storage, heartbeat=True), owner=owner_tag())
     device = pick_device()
     data = preflight(task, device)
     study, is_new = _open_study(spec, task, epochs, storage)
