@@ -82,6 +82,8 @@ class TrialContext:
         self.config, self.batch_size, self.device = job.config, job.config.batch_size, device
         self.curve: list[float] = []
         self._reporter = reporter
+        self._time_limit = job.time_limit_s
+        self._deadline = time.monotonic() + job.time_limit_s if job.time_limit_s else math.inf
 
     def optimizer(self, params: Iterable[Any]) -> torch.optim.Optimizer:
         return build(params, self.config.optimizer, self.config.optimizer_kwargs, lookahead=self.config.lookahead)
@@ -94,6 +96,8 @@ class TrialContext:
         self.curve.append(value)
         if self._reporter(epoch if epoch is not None else len(self.curve), value, train_loss):
             raise Pruned(f"stopped early by the pruner after epoch {len(self.curve)}")
+        if time.monotonic() > self._deadline:  # a user's loop is checked where it reports
+            raise TimeoutError(f"exceeded the per-trial limit of {self._time_limit:g} s at epoch {len(self.curve)}")
 
 
 def evaluate(model: torch.nn.Module, task: Task, data: Data) -> float:
