@@ -23,12 +23,8 @@ def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small tensors gain nothing from two threads, and on a shared two-core box they spin-wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_threaded(one_thread: None) -> None:
+    """Every test here runs on one thread (tests/conftest.py says why)."""
 
 
 def make_groups(dtype: torch.dtype, seed: int = 0) -> list[list[torch.Tensor]]:
