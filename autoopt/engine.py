@@ -135,7 +135,6 @@ class _Search:
         self.seed_base = spec.seed if spec.seed is not None else random.randrange(2**31)
         self.consecutive_failures = 0
         self.last_heartbeat = self.last_stale_check = time.monotonic()
-        self.owner = owner_tag()
         self.oom_batch_size = smallest_oom_batch_size(study)
 
     def out_of_time(self) -> bool:
@@ -155,7 +154,7 @@ class _Search:
         seed = (self.seed_base + 7919 * trial.number) % 2**31
         attrs = {record.OPTIMIZER: config.optimizer, record.OPTIMIZER_KWARGS: config.optimizer_kwargs,
                  record.LOOKAHEAD: config.lookahead, record.BATCH_SIZE: config.batch_size, record.SEED: seed,
-                 record.ROLE: role, record.OWNER: self.owner}  # fmt: skip
+                 record.ROLE: role}  # the owner was written with RUNNING (DriverStorage)  # fmt: skip
         set_user_attrs(trial, attrs, first_heartbeat=True)
         prunable = role == record.ROLE_SEARCH
         job = TrialJob(trial.number, config, seed, self.epochs, prunable, self.spec.trial_timeout)
