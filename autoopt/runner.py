@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import platform
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -26,6 +27,7 @@ from autoopt.task import Task
 Reporter = Callable[[int, float, float], bool]
 COMPLETE, PRUNED, FAIL = "complete", "pruned", "fail"
 EVAL_BATCH = 4096
+_SEEDED_BUILD = threading.Lock()  # see build_seeded
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,20 @@ def evaluate(model: torch.nn.Module, task: Task, data: Data) -> float:
     return total / count
 
 
+def build_seeded(task: Task, seed: int, device: torch.device) -> torch.nn.Module:
+    """``task.build_model()`` with its initial weights drawn under ``seed``.
+
+    Torch's global generator is shared by the threads of a process (the inline and fused
+    executors train in threads), so seeding and building happen under one lock: without it
+    a trial could draw its weights from another trial's seed.
+    """
+    with _SEEDED_BUILD:
+        torch.manual_seed(seed)
+        return task.build_model().to(device)
+
+
 def _train(task: Task, data: Data, job: TrialJob, reporter: Reporter, device: torch.device, out: TrialOutcome) -> None:
-    torch.manual_seed(job.seed)
-    model = task.build_model().to(device)
+    model = build_seeded(task, job.seed, device)
     optimizer = build(model.parameters(), job.config.optimizer, job.config.optimizer_kwargs,
                       lookahead=job.config.lookahead)  # fmt: skip
     loss_fn = task.loss_fn or default_loss

@@ -21,7 +21,7 @@ from torch import Tensor
 from autoopt.data import Data
 from autoopt.fused.rules import RULES, member_hyperparameters
 from autoopt.fused.stack import StackedModel, evaluate_members
-from autoopt.runner import EVAL_BATCH, TrialJob, default_loss
+from autoopt.runner import EVAL_BATCH, TrialJob, build_seeded, default_loss
 from autoopt.task import Task
 
 
@@ -53,8 +53,7 @@ class FusedGroup:
     def add(self, job: TrialJob) -> None:
         """Build ``job``'s model under its own seed and append it as a fresh member at step 0."""
         hyperparameters = member_hyperparameters(job.config.optimizer, job.config.optimizer_kwargs)
-        torch.manual_seed(job.seed)
-        model = self.task.build_model().to(self.device)
+        model = build_seeded(self.task, job.seed, self.device)
         if self.stack is None:
             self.stack = StackedModel(model, self.task.loss_fn or default_loss)
         params, buffers = self.stack.row(model)
@@ -114,7 +113,6 @@ class FusedGroup:
 
     def member_model(self, index: int) -> torch.nn.Module:
         """Member ``index`` as an ordinary module (a copy): for checks and for tests."""
-        torch.manual_seed(self.jobs[index].seed)
-        model = self.task.build_model().to(self.device)
+        model = build_seeded(self.task, self.jobs[index].seed, self.device)
         torch.nn.utils.vector_to_parameters(self.rows["params"][index].clone(), model.parameters())
         return model
