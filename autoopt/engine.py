@@ -347,12 +347,13 @@ def confirmations_needed(study: optuna.Study, top: int, seeds: int) -> list[tupl
 
 
 def _make_executor(spec: StudySpec, task: Task, data: object, device: object, fuse: int = 1) -> Executor:
+    if spec.backend == "ray":  # Ray is an optional extra
+        from autoopt.executors.ray import RayExecutor
+        from autoopt.executors.ray_fused import RayFusedExecutor
+
+        return RayFusedExecutor(spec, task, size=fuse) if fuse > 1 else RayExecutor(spec)
     if fuse > 1:
         return FusedExecutor(task, data, device, size=fuse, workers=spec.jobs)
-    if spec.backend == "ray":
-        from autoopt.executors.ray import RayExecutor  # Ray is an optional extra
-
-        return RayExecutor(spec)
     if spec.jobs == 1:
         return InlineExecutor(task, data, device)
     return LocalExecutor(task.path, slots=spec.jobs)

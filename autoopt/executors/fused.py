@@ -16,11 +16,10 @@ the first family the sampler drew, so the sampler gets to choose a new family an
 size at least every that many trials. Jobs the fused rules cannot train (another
 optimizer, an option such as ``amsgrad``) run alone, as the inline executor runs them.
 
-On Ray (not wired yet: ``--backend ray --fuse K`` runs ordinary trials, with a notice) a
-group is the unit to place: one actor per group instead of per trial, reserving the
-group's GPU, running ``_run_group``'s loop over a ``FusedGroup`` and relaying each
-member's Report and answer the way the trial actors relay one trial's. The engine side
-(``wanted_key``, ``member_attrs``, per-member events) stays as it is here.
+Where a group trains is the one thing subclasses change: here a ``GroupTrainer`` in a
+thread of the search; with ``--backend ray`` (``autoopt.executors.ray_fused``) the same
+trainer in an actor on the cluster, one per group, while this loop (joiners, reports,
+answers, finishes) stays on the driver. The engine sees no difference.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ import math
 import queue
 import threading
 import time
-import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -37,9 +36,10 @@ import torch
 from autoopt.data import Data
 from autoopt.executors.base import Event, Finished, Report
 from autoopt.executors.inline import InlineExecutor
-from autoopt.fused.group import FusedGroup, GroupKey
+from autoopt.fused.group import GroupKey
 from autoopt.fused.rules import NotFusable, member_hyperparameters
-from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, environment, run_trial
+from autoopt.fused.trainer import Epoch, GroupTrainer, Trainer
+from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, run_trial
 from autoopt.space import TrialConfig
 from autoopt.task import Task
 
@@ -148,13 +148,20 @@ class FusedExecutor(InlineExecutor):
             if slots.alone:
                 self._run_alone(slots)
             else:
-                self._run_group(slots)
+                self._run_group(slots, self._trainer)
 
-    def _run_alone(self, slots: _Slots) -> None:
+    def _trainer(self, key: GroupKey, batch_seed: int) -> GroupTrainer:
+        return GroupTrainer(self.task, self.data, self.device, key, batch_seed=batch_seed)
+
+    def _take_alone(self, slots: _Slots) -> TrialJob:
+        """The one job of a group that runs alone; the group is done with."""
         with self._lock:
-            job = slots.pending.pop()
             slots.closed = True
             self._groups.remove(slots)
+            return slots.pending.pop()
+
+    def _run_alone(self, slots: _Slots) -> None:
+        job = self._take_alone(slots)
         answers = self._answers[job.number]
 
         def reporter(epoch: int, value: float, train_loss: float) -> bool:
@@ -163,11 +170,11 @@ class FusedExecutor(InlineExecutor):
 
         self._events.put(Finished(job.number, run_trial(self.task, self.data, job, reporter, device=self.device)))
 
-    def _take_joiners(self, slots: _Slots, group: FusedGroup | None) -> list[TrialJob] | None:
+    def _take_joiners(self, slots: _Slots, training: int) -> list[TrialJob] | None:
         """Jobs waiting to join; None once the group is empty with none waiting (closed atomically with submit)."""
         with self._lock:
             joining, slots.pending = slots.pending, []
-            if self._closing or (not joining and (group is None or not len(group))):
+            if self._closing or (not joining and not training):
                 slots.closed = True
                 if slots in self._groups:
                     self._groups.remove(slots)
@@ -175,47 +182,39 @@ class FusedExecutor(InlineExecutor):
             slots.training += len(joining)
             return joining
 
-    def _run_group(self, slots: _Slots) -> None:
-        group: FusedGroup | None = None
+    def _run_group(self, slots: _Slots, open_trainer: Callable[[GroupKey, int], Trainer]) -> Trainer | None:
+        """Train ``slots``' group to its end with a trainer ``open_trainer(key, batch_seed)`` opens; return it."""
+        trainer: Trainer | None = None
         members: list[_Member] = []
-        while (joining := self._take_joiners(slots, group)) is not None:
+        while (joining := self._take_joiners(slots, len(members))) is not None:
             for job in joining:
-                group = group or FusedGroup(self.task, self.data, self.device, slots.key, batch_seed=job.seed)
-                members += self._admit(group, slots, job)
+                trainer = trainer or open_trainer(slots.key, job.seed)
+                members += self._admit(trainer, slots, job)
             if not members:
                 continue
-            try:
-                losses = group.train_epoch()
-                values = group.evaluate()
-            except Exception as exc:  # noqa: BLE001 - a failing group fails its members, not the search
-                where = traceback.extract_tb(exc.__traceback__)[-1]
-                losses = values = [math.nan] * len(members)
-                for member in members:
-                    member.outcome.reason = f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
-            members = self._end_epoch(members, losses, values)
-            group.keep([i for i, m in enumerate(group.jobs) if any(m is live.job for live in members)])
+            members = self._end_epoch(members, trainer.step())
+            trainer.keep([member.job.number for member in members])
             with self._lock:
                 slots.training = len(members)
+        return trainer
 
-    def _admit(self, group: FusedGroup, slots: _Slots, job: TrialJob) -> list[_Member]:
-        member = _Member(job, TrialOutcome(state=COMPLETE, env=environment(self.device)), time.perf_counter())
+    def _admit(self, trainer: Trainer, slots: _Slots, job: TrialJob) -> list[_Member]:
+        member = _Member(job, TrialOutcome(state=COMPLETE, env=dict(trainer.env)), time.perf_counter())
         self._attrs[job.number] = {"fused_group": slots.leader, "fused_size": slots.size,
-                                   "fused_batch_seed": group.batch_seed, "fused_batch_skip": group.epochs_drawn}  # fmt: skip
-        try:
-            group.add(job)
-        except Exception as exc:  # noqa: BLE001 - the user's build_model, reported on its trial
-            self._finish(member, FAIL, f"error: {type(exc).__name__}: {exc}")
+                                   "fused_batch_seed": trainer.batch_seed, "fused_batch_skip": trainer.epochs_drawn}  # fmt: skip
+        if (failure := trainer.add(job)) is not None:
+            self._finish(member, FAIL, failure)
             return []
         return [member]
 
-    def _end_epoch(self, members: list[_Member], losses: list[float], values: list[float]) -> list[_Member]:
+    def _end_epoch(self, members: list[_Member], epoch: Epoch) -> list[_Member]:
         """Report each member's epoch, take the answers, finish who is done; the members going on."""
         asked = []
-        for member, loss, value in zip(members, losses, values):
+        for member, loss, value in zip(members, epoch.losses, epoch.values):
             member.epoch += 1
             job, out = member.job, member.outcome
-            if out.reason:  # the group's epoch raised
-                self._finish(member, FAIL, out.reason)
+            if epoch.failure:
+                self._finish(member, FAIL, epoch.failure)
             elif not math.isfinite(loss):
                 self._finish(member, FAIL, f"diverged: training loss became {loss} in epoch {member.epoch}")
             elif not math.isfinite(value):

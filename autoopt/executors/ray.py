@@ -128,23 +128,55 @@ class _Slot:
     job: TrialJob | None = None
 
 
-class RayExecutor(Executor):
-    def __init__(self, spec: StudySpec, *, slots: int | None = None) -> None:
+class SlotActors:
+    """A search's connection to the cluster and the actors it starts, each holding one slot's resources."""
+
+    def __init__(self, spec: StudySpec, actor: type) -> None:
         self.model_file = Path(spec.model_file).resolve()
         # A caller that connected Ray itself (a benchmark, a notebook) chose what travels; we run from its cwd.
         self._owns_ray = not ray.is_initialized()
         shipped = connect(spec.address, self.model_file.parent) if self._owns_ray else Path.cwd()
         self._model_path = shipped_path(self.model_file, shipped=shipped)
         resources = {"num_cpus": spec.cpus_per_trial, "num_gpus": spec.gpus_per_trial}
-        self._actor_class = ray.remote(max_restarts=0, **resources)(TrialActor)
+        self._class = ray.remote(max_restarts=0, **resources)(actor)
         self._threads = max(1, math.floor(spec.cpus_per_trial))
-        self.slots = slots or (spec.jobs if spec.jobs > 1 else slots_for(ray.cluster_resources(), spec))
+        self._spec = spec
+
+    def count(self) -> int:
+        """How many actors run at once: ``--jobs`` when above 1, else as many as the cluster holds."""
+        return self._spec.jobs if self._spec.jobs > 1 else slots_for(ray.cluster_resources(), self._spec)
+
+    def spawn(self) -> Any:
+        """A new actor; it loads the model file as soon as the cluster places it."""
+        return self._class.remote(self._model_path, self._threads)
+
+    def check_loaded(self, exc: RayError) -> None:
+        """Raise the user's error when ``exc``, from a new actor, says the model file failed to load there."""
+        if _is_load_error(exc):
+            raise UserError(f"{self.model_file.name} failed to load on the Ray cluster: {last_line(exc)}. "
+                            "Every node needs autoopt and the model's packages installed.") from None  # fmt: skip
+
+    def close(self) -> None:
+        if self._owns_ray:
+            ray.shutdown()
+
+
+def died_reason(node: str | None, exc: RayError) -> str:
+    """A trial's fail reason when its actor or node died; the engine retries trials failed so."""
+    where = f" on node {node}" if node else ""
+    return f"ray node/actor died{where}: {first_line(exc)}"
+
+
+class RayExecutor(Executor):
+    def __init__(self, spec: StudySpec, *, slots: int | None = None) -> None:
+        self._actors = SlotActors(spec, TrialActor)
+        self.slots = slots or self._actors.count()
         self._slots = [self._spawn() for _ in range(self.slots)]
         self._pending: list[TrialJob] = []
         self._waiting: dict[Any, _Slot] = {}  # ObjectRef of a start/answer call -> its slot
 
     def _spawn(self) -> _Slot:
-        actor = self._actor_class.remote(self._model_path, self._threads)
+        actor = self._actors.spawn()
         return _Slot(actor, actor.where.remote())
 
     def submit(self, job: TrialJob) -> None:
@@ -197,13 +229,10 @@ class RayExecutor(Executor):
         self._slots[self._slots.index(slot)] = self._spawn()
         self._waiting = {ref: s for ref, s in self._waiting.items() if s is not slot}
         if slot.job is None:
-            if slot.node is None and _is_load_error(exc):
-                raise UserError(f"{self.model_file.name} failed to load on the Ray cluster: {last_line(exc)}. "
-                                "Every node needs autoopt and the model's packages installed.") from None  # fmt: skip
+            if slot.node is None:
+                self._actors.check_loaded(exc)
             return []
-        where = f" on node {slot.node}" if slot.node else ""
-        outcome = TrialOutcome(state=FAIL, reason=f"ray node/actor died{where}: {first_line(exc)}",
-                               env={"node": slot.node or "?"})  # fmt: skip
+        outcome = TrialOutcome(state=FAIL, reason=died_reason(slot.node, exc), env={"node": slot.node or "?"})
         return [Finished(slot.job.number, outcome)]
 
     def answer(self, number: int, stop: bool) -> None:
@@ -215,8 +244,7 @@ class RayExecutor(Executor):
         for slot in self._slots:
             ray.kill(slot.actor, no_restart=True)
         self._slots, self._waiting = [], {}
-        if self._owns_ray:
-            ray.shutdown()
+        self._actors.close()
 
 
 def slots_for(resources: dict[str, float], spec: StudySpec) -> int:

@@ -26,8 +26,6 @@ def fused_size(spec: StudySpec, task: Task, data: Data | None, device: torch.dev
     """How many trials to train per group: ``spec.fuse``, or 1 with a one-line notice saying why not."""
     if spec.fuse == 1:
         return 1
-    if spec.backend != "local":
-        return _notice(f"--fuse {spec.fuse}: fused groups run on the local backend; trials run one at a time")
     blocker = fusion_blocker(task, data, device)
     if blocker is not None:
         return _notice(f"--fuse {spec.fuse}: {task.path.name} cannot train fused ({blocker}); trials run one at a time")
@@ -35,7 +33,9 @@ def fused_size(spec: StudySpec, task: Task, data: Data | None, device: torch.dev
         return int(spec.fuse)
     torch.manual_seed(0)
     parameters = sum(p.numel() for p in task.build_model().parameters())
-    return AUTO_SIZE.get(device.type, 1) if parameters <= AUTO_MAX_PARAMETERS else 1
+    # On Ray the groups train where the actors are: on a GPU exactly when each is given one.
+    trains_on = ("cuda" if spec.gpus_per_trial > 0 else "cpu") if spec.backend == "ray" else device.type
+    return AUTO_SIZE.get(trains_on, 1) if parameters <= AUTO_MAX_PARAMETERS else 1
 
 
 def _notice(message: str) -> int:

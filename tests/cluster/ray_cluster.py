@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import optuna
 from ray.cluster_utils import Cluster
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20, "node_ip_address": "127.0.0.1"}
@@ -75,3 +76,8 @@ def autoopt_command(*args: str) -> list[str]:
 
 def run_autoopt(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
     return subprocess.run(autoopt_command(*args), capture_output=True, text=True, timeout=timeout)
+
+
+def load(study: str, url: str) -> optuna.Study:
+    """``study`` as the searches wrote it to the PostgreSQL server at ``url``."""
+    return optuna.load_study(study_name=study, storage=url.replace("postgresql://", "postgresql+psycopg://"))

@@ -6,11 +6,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import optuna
 import pytest
 from optuna.trial import TrialState
 from ray.cluster_utils import Cluster
-from ray_cluster import autoopt_command, run_autoopt, write_model
+from ray_cluster import autoopt_command, load, run_autoopt, write_model
 
 from autoopt import record
 
@@ -20,10 +19,6 @@ pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.e2e]
 def search_args(model: Path, study: str, url: str, address: str, trials: int) -> list[str]:
     return ["search", str(model), "--backend", "ray", "--address", address, "--storage", url, "--study", study,
             "--trials", str(trials), "--seed", "0", "--confirm-top", "0", "--no-warm-start", "--pruner", "none"]  # fmt: skip
-
-
-def load(study: str, url: str) -> optuna.Study:
-    return optuna.load_study(study_name=study, storage=url.replace("postgresql://", "postgresql+psycopg://"))
 
 
 def test_trials_run_on_several_nodes_and_all_land_in_the_database(

@@ -13,11 +13,14 @@ from torch import nn
 
 import autoopt
 from autoopt import record
+from autoopt.data import load_data
 from autoopt.errors import UserError
 from autoopt.executors.base import Finished, Report
 from autoopt.executors.fused import FusedExecutor
 from autoopt.fused import fusion_blocker
+from autoopt.fused.members import fused_size
 from autoopt.runner import COMPLETE
+from autoopt.task import load_task
 
 MODEL = """
 import torch
@@ -130,3 +133,11 @@ def test_fuse_must_be_a_whole_number_or_auto(tmp_path: Path, fuse) -> None:
 
 def test_fuse_auto_is_accepted(tmp_path: Path) -> None:
     assert autoopt.build_spec(_model_file(tmp_path), overrides={"fuse": "auto"}).fuse == "auto"
+
+
+@pytest.mark.parametrize(("fuse", "gpus_per_trial", "size"), [(4, 0.0, 4), ("auto", 0.0, 16), ("auto", 0.5, 64)])
+def test_on_ray_groups_are_sized_for_the_actors_device(tmp_path: Path, fuse, gpus_per_trial: float, size: int) -> None:
+    spec = autoopt.build_spec(_model_file(tmp_path), overrides={"backend": "ray", "fuse": fuse, "gpus_per_trial": gpus_per_trial})
+    task = load_task(spec.model_file)
+    data = load_data(task.datasets(), task.path)
+    assert fused_size(spec, task, data, torch.device("cpu")) == size

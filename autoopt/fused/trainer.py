@@ -1,0 +1,88 @@
+"""One fused group's training as the executors drive it: a member's failure is a reason, never an exception.
+
+``GroupTrainer`` trains a ``FusedGroup`` in this process; the fused executor calls it from a
+thread of the search, the Ray fused executor from an actor on the cluster, with the same
+calls and the same results (``Epoch``), so both report the same reasons for the same faults.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from autoopt.data import Data
+from autoopt.fused.group import FusedGroup, GroupKey
+from autoopt.runner import TrialJob, environment
+from autoopt.task import Task
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch of a group: each member's mean training loss and validation value, in member order."""
+
+    losses: list[float]
+    values: list[float]
+    failure: str | None = None  # set when the whole epoch failed: every member fails with it
+
+    @classmethod
+    def failed(cls, members: int, reason: str) -> Epoch:
+        return cls([math.nan] * members, [math.nan] * members, reason)
+
+
+class Trainer(Protocol):
+    """What the fused executors drive: a ``GroupTrainer`` here, or its twin on a Ray actor."""
+
+    env: dict[str, str]  # where the members train, for their records
+
+    @property
+    def batch_seed(self) -> int: ...
+
+    @property
+    def epochs_drawn(self) -> int: ...
+
+    def add(self, job: TrialJob) -> str | None: ...
+
+    def step(self) -> Epoch: ...
+
+    def keep(self, numbers: list[int]) -> None: ...
+
+
+class GroupTrainer:
+    """A group trained here: members join with ``add``, train with ``step``, leave with ``keep``."""
+
+    def __init__(self, task: Task, data: Data, device: torch.device, key: GroupKey, *, batch_seed: int) -> None:
+        self.group = FusedGroup(task, data, device, key, batch_seed=batch_seed)
+        self.env = environment(device)
+
+    @property
+    def batch_seed(self) -> int:
+        return self.group.batch_seed
+
+    @property
+    def epochs_drawn(self) -> int:
+        return self.group.epochs_drawn
+
+    def add(self, job: TrialJob) -> str | None:
+        """Add ``job`` as a member; why it could not join (its ``build_model`` raised), or None."""
+        try:
+            self.group.add(job)
+        except Exception as exc:  # noqa: BLE001 - the user's build_model, reported on its trial
+            return f"error: {type(exc).__name__}: {exc}"
+        return None
+
+    def step(self) -> Epoch:
+        """Train every member one epoch and evaluate it; an error fails the epoch of all, with where it was raised."""
+        try:
+            losses = self.group.train_epoch()
+            return Epoch(losses, self.group.evaluate())
+        except Exception as exc:  # noqa: BLE001 - a failing group fails its members, not the search
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            return Epoch.failed(len(self.group), f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})")
+
+    def keep(self, numbers: list[int]) -> None:
+        """Keep training only the members whose trial numbers are in ``numbers``."""
+        self.group.keep([i for i, job in enumerate(self.group.jobs) if job.number in numbers])
