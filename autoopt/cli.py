@@ -74,6 +74,7 @@ def search(
     confirm_top: Annotated[int | None, typer.Option(help="Re-train this many best configurations on fresh seeds [default: 3]")] = None,
     confirm_seeds: Annotated[int | None, typer.Option(help="Fresh seeds per re-trained configuration [default: 2]")] = None,
     warm_start: Annotated[bool | None, typer.Option("--warm-start/--no-warm-start", help="Try every optimizer at its defaults first [default: on]")] = None,
+    calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help="Scale the warm starts' learning rates by a short range test first [default: on]")] = None,
     backend: Annotated[str | None, typer.Option(help="local (default) or ray")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address: auto, ray://HEAD:10001 [default: start a local Ray]")] = None,
     cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs each Ray trial reserves [default: 1]")] = None,
@@ -92,6 +93,7 @@ def search(
     flags = {"study": study, "storage": storage, "trials": trials, "epochs": epochs, "timeout": timeout,
              "trial_timeout": trial_timeout, "retries": retries, "epoch_budget": epoch_budget, "seed": seed, "jobs": jobs, "sampler": sampler, "pruner": pruner,
              "confirm_top": confirm_top, "confirm_seeds": confirm_seeds, "warm_start": warm_start,
+             "calibrate": calibrate,
              "backend": backend, "address": address, "cpus_per_trial": cpus_per_trial,
              "gpus_per_trial": gpus_per_trial, "fuse": int(fuse) if fuse and fuse.isdigit() else fuse}  # fmt: skip
     table = _parse_set(set_ or [])

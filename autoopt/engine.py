@@ -36,14 +36,18 @@ import warnings
 from dataclasses import dataclass, field, replace
 
 import optuna
+import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt import __version__, record
 from autoopt.errors import UserError
+from autoopt.calibrate import lr_range_test
+from autoopt.data import Data
 from autoopt.executors.base import Executor, Finished, Report
 from autoopt.executors.fused import FusedExecutor
 from autoopt.executors.inline import InlineExecutor
 from autoopt.executors.local import LocalExecutor
+from autoopt.optimizers import registry
 from autoopt.fused.members import ask_member, fused_size, member_params
 from autoopt.preflight import preflight
 from autoopt.progress import Progress, SilentProgress
@@ -71,7 +75,7 @@ class SearchResult:
     pruned: int = 0
     failed: int = 0
     retried: int = 0
-    epochs_trained: int = 0
+    epochs_trained: float = 0.0  # learning-rate range test included
     timed_out: bool = False
     failures: list[str] = field(default_factory=list)
 
@@ -359,6 +363,28 @@ def _make_executor(spec: StudySpec, task: Task, data: object, device: object, fu
     return LocalExecutor(task.path, slots=spec.jobs)
 
 
+def _calibrate(spec: StudySpec, task: Task, data: Data | None, device: torch.device, study: optuna.Study,
+               progress: Progress, result: SearchResult) -> float:  # fmt: skip
+    """Run the learning-rate range test (``autoopt.calibrate``); the factor for the warm starts."""
+    if data is None:
+        return 1.0  # a bring-your-own loop trains itself: there is no loop to test with
+    first = warm_start_order(spec.space)[0]
+    params = default_params(spec.space, first)
+    config = suggest_config(optuna.trial.FixedTrial(params), spec.space)
+    default_lr = registry.get(first).defaults.get("lr")
+    if default_lr is None:
+        return 1.0
+    seed = spec.seed if spec.seed is not None else random.randrange(2**31)
+    # Swept around the published default even where the study fixes this optimizer's rate:
+    # the factor is relative to the published defaults, which the other warm starts use.
+    kwargs = {**config.optimizer_kwargs, "lr": default_lr}
+    test = lr_range_test(task, data, device, first, kwargs, config.batch_size, seed)
+    study.set_user_attr(record.LR_RANGE_TEST, test.to_json())
+    result.epochs_trained += test.epochs
+    progress.calibrated(test)
+    return test.factor
+
+
 def search(spec: StudySpec, *, progress: Progress | None = None) -> SearchResult:
     """Run (or resume) the search ``spec`` describes; return what happened."""
     with warnings.catch_warnings():
@@ -376,12 +402,12 @@ def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     data = preflight(task, device)
     study, is_new = _open_study(spec, task, epochs, storage)
     reclaimed = fail_stale_trials(study, retries=spec.retries)
-    if is_new and spec.warm_start:
-        for name in warm_start_order(spec.space):
-            study.enqueue_trial(default_params(spec.space, name), user_attrs={record.ROLE: record.ROLE_SEARCH})
     result = SearchResult(spec.study_name, spec.storage)
-    done = _counted(study)
-    progress.begin(spec, epochs, done, reclaimed)
+    progress.begin(spec, epochs, _counted(study), reclaimed)
+    if is_new and spec.warm_start:
+        scale = _calibrate(spec, task, data, device, study, progress, result) if spec.calibrate else 1.0
+        for name in warm_start_order(spec.space):
+            study.enqueue_trial(default_params(spec.space, name, scale), user_attrs={record.ROLE: record.ROLE_SEARCH})
     fuse = fused_size(spec, task, data, device)
     with _make_executor(spec, task, data, device, fuse) as executor:
         loop = _Search(study, spec, executor, progress, epochs, result)

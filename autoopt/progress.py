@@ -17,6 +17,7 @@ from rich.text import Text
 from autoopt.space import TrialConfig
 
 if TYPE_CHECKING:
+    from autoopt.calibrate import RangeTest
     from autoopt.engine import SearchResult
     from autoopt.spec import StudySpec
 
@@ -34,6 +35,7 @@ class SilentProgress:
 
     def begin(self, spec: StudySpec, epochs: int, done: int, reclaimed: int) -> None: ...
     def phase(self, name: str, total: int) -> None: ...
+    def calibrated(self, test: RangeTest) -> None: ...
     def trial_started(self, number: int, config: TrialConfig, role: str) -> None: ...
     def trial_epoch(self, number: int, epoch: int, epochs: int, value: float) -> None: ...
     def trial_finished(self, number: int, state: str, value: float | None, reason: str | None,
@@ -70,6 +72,15 @@ class RichProgress(SilentProgress):
         self.phase_name, self.total, self.finished = name, total, 0
         if total:
             self.console.print(f"{name}: {total} trials")
+
+    def calibrated(self, test: RangeTest) -> None:
+        if test.suggested_lr is None:
+            found = "no clear minimum, warm starts at the published defaults"
+        else:
+            found = (f"loss lowest near lr {test.suggested_lr * 10:.2g}, so warm starts at {test.factor:.3g}× "
+                     "the published learning rates")  # fmt: skip
+        self.console.print(f"learning-rate range test ({test.optimizer}, {len(test.lrs)} steps, "
+                           f"{test.epochs:.2g} epochs): {found}", highlight=False)  # fmt: skip
 
     def _render(self) -> Group:
         table = Table(box=None, pad_edge=False, show_header=bool(self.running))
@@ -118,5 +129,5 @@ class RichProgress(SilentProgress):
             self.live.stop()
         self.console.print(
             f"done: {result.complete} complete, {result.pruned} pruned, {result.failed} failed, "
-            f"{result.epochs_trained} epochs trained" + (" · stopped by --timeout" if result.timed_out else "")
+            f"{result.epochs_trained:.4g} epochs trained" + (" · stopped by --timeout" if result.timed_out else "")
         )

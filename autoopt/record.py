@@ -16,7 +16,8 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
   ``batch_size`` param (see ``autoopt.engine``).
 
 Studies carry ``autoopt`` = {"version", "metric", "direction", "model_file", "epochs",
-"optimizers"}.
+"optimizers"}, and ``lr_range_test`` when the warm starts were calibrated by one
+(``autoopt.calibrate``).
 """
 
 from __future__ import annotations
@@ -44,3 +45,4 @@ ROLE_SEARCH = "search"
 ROLE_CONFIRM = "confirm"
 
 STUDY_INFO = "autoopt"
+LR_RANGE_TEST = "lr_range_test"  # autoopt.calibrate.RangeTest as JSON, on studies that ran one

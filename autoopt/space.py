@@ -103,8 +103,9 @@ def warm_start_order(space: SearchSpace) -> list[str]:
     return sorted(space.optimizers, key=lambda name: rank.get(name, len(rank)))
 
 
-def default_params(space: SearchSpace, optimizer: str) -> dict[str, Any]:
-    """Optuna params that reproduce ``optimizer`` at its published defaults (for warm starts)."""
+def default_params(space: SearchSpace, optimizer: str, lr_scale: float = 1.0) -> dict[str, Any]:
+    """Optuna params that reproduce ``optimizer`` at its published defaults (for warm starts),
+    its learning rate times ``lr_scale`` (see ``autoopt.calibrate``), all within the space."""
     info = registry.get(optimizer)
     params: dict[str, Any] = {"optimizer": optimizer}
     betas = info.defaults.get("betas")
@@ -115,15 +116,22 @@ def default_params(space: SearchSpace, optimizer: str) -> dict[str, Any]:
             default = betas[0] if hp == "beta1" else betas[1]
         else:
             default = info.defaults.get(hp, bound.low)
+            if hp == "lr":
+                default *= lr_scale
         params[f"{optimizer}.{hp}"] = min(max(default, bound.low), bound.high)
     if "nesterov" in info.defaults and "momentum" not in space.overrides.get(optimizer, {}):
         params[f"{optimizer}.variant"] = "momentum"
         params[f"{optimizer}.momentum"] = info.defaults["momentum"]
     if space.lookahead == "search":
         params["lookahead"] = False
-    sizes = space.batch_sizes
-    params["batch_size"] = 64 if 64 in sizes else sizes[len(sizes) // 2]
+    params["batch_size"] = warm_start_batch_size(space)
     return params
+
+
+def warm_start_batch_size(space: SearchSpace) -> int:
+    """The middle of the space's batch sizes (the lower middle of an even count)."""
+    sizes = space.batch_sizes
+    return sizes[(len(sizes) - 1) // 2]
 
 
 # ---- narrowing the space from a study file or --set flags ---------------------------------

@@ -67,6 +67,7 @@ class StudySpec:
     sampler: str = "tpe"
     pruner: str = "asha"
     warm_start: bool = True  # first try every optimizer at its published defaults
+    calibrate: bool = True  # ... their learning rates scaled by a short range test (autoopt.calibrate)
     confirm_top: int = 3  # re-train the best few configurations ...
     confirm_seeds: int = 2  # ... on this many fresh seeds before recommending
     backend: str = "local"  # "local" (this machine) or "ray" (a Ray cluster)
@@ -78,7 +79,7 @@ class StudySpec:
 _STUDY_KEYS = {
     "model": str, "name": str, "storage": str, "trials": int, "epochs": int, "timeout": (int, float),
     "trial_timeout": (int, float), "retries": int, "epoch_budget": int, "seed": int, "jobs": int, "fuse": (int, str), "sampler": str, "pruner": str,
-    "warm_start": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
+    "warm_start": bool, "calibrate": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
     "cpus_per_trial": (int, float), "gpus_per_trial": (int, float),
 }  # fmt: skip
 

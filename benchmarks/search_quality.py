@@ -112,7 +112,9 @@ def run_autoopt(trainer: Trainer, name: str, seed: int, budget: int, batch_sizes
     spec = autoopt.build_spec(STUDIES / f"{name}.py", overrides=settings, space_table={"batch_size": list(batch_sizes)})
     autoopt.search(spec)
     study = optuna.load_study(study_name=spec.study_name, storage=url)
-    points, total, best = [], 0, None
+    # The learning-rate range test before the warm starts is training too: it counts first.
+    total: float = study.user_attrs.get("lr_range_test", {}).get("epochs", 0.0)
+    points, best = [], None
     for t in sorted(study.trials, key=lambda t: t.datetime_complete or t.datetime_start):
         total += t.user_attrs.get("epochs_run", 0)
         if t.state == optuna.trial.TrialState.COMPLETE and t.user_attrs.get("role") == "search":
@@ -198,7 +200,7 @@ def main() -> None:
             # An unreached target counts as the whole budget (a lower bound on the true need).
             med = statistics.median([h if h is not None else max(used) for h in hits])
             summary[method] = med
-            print(f"{method:<18} {med:>22.0f} {len(reached):>5}/{args.seeds} {statistics.fmean(picks):>16.4f} "
+            print(f"{method:<18} {med:>22.1f} {len(reached):>5}/{args.seeds} {statistics.fmean(picks):>16.4f} "
                   f"{statistics.fmean(used):>12.0f}  [{time.perf_counter() - start:.0f}s]")  # fmt: skip
         if {"autoopt", "optuna-tpe", "random"} <= set(summary):
             print(f"epochs-to-target ratio autoopt / optuna-tpe: {summary['autoopt'] / summary['optuna-tpe']:.2f} "
