@@ -232,7 +232,9 @@ class _Search:
             self.study.tell(trial, state=TrialState.FAIL)
             self.result.failed += 1
             self.result.failures.append(f"trial {trial.number}: {outcome.reason}")
-            self.consecutive_failures += 1
+            if not is_infrastructure_failure(outcome.reason):
+                # A dead node fails a whole fused group at once; that says nothing of the model file.
+                self.consecutive_failures += 1
 
     def retry(self, failed: FrozenTrial, reason: str | None) -> None:
         """Queue a re-run of a trial that failed for a reason other than its configuration."""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import optuna
+
 import autoopt
 from autoopt import record
-from autoopt.engine import OOM_CONSTRAINT
+from autoopt.engine import MAX_CONSECUTIVE_FAILURES, OOM_CONSTRAINT, SearchResult, _Search
+from autoopt.executors.inline import InlineExecutor
+from autoopt.progress import SilentProgress
+from autoopt.runner import FAIL, TrialOutcome
 from fault_support import MODELS, census, trials_of
 
 
@@ -40,3 +45,17 @@ def test_out_of_memory_is_retried_once_at_half_the_batch_size_and_then_avoided(s
     assert retry.state.name == "COMPLETE"
     later = [t for t in trials if t.number > failed[0].number and t.params["batch_size"] == 64]
     assert all(t.user_attrs[record.BATCH_SIZE] == 32 and t.constraints == {OOM_CONSTRAINT: 1.0} for t in later)
+
+
+def test_a_run_of_infrastructure_failures_does_not_stop_the_search(sqlite_url, study_name):
+    """A dead node fails a whole fused group at once: that is not "10 trials in a row failed"."""
+    spec = autoopt.build_spec(MODELS / "quick.py", overrides={"storage": sqlite_url, "study": study_name})
+    study = optuna.create_study(study_name=study_name, storage=sqlite_url)
+    executor = InlineExecutor(None, None, None)  # type: ignore[arg-type]  # never submitted to
+    loop = _Search(study, spec, executor, SilentProgress(), 3, SearchResult(study_name, sqlite_url))
+    for _ in range(MAX_CONSECUTIVE_FAILURES + 2):
+        loop.tell(study.ask(), TrialOutcome(FAIL, reason="ray node/actor died on node x"))
+    assert loop.consecutive_failures == 0
+    for _ in range(2):
+        loop.tell(study.ask(), TrialOutcome(FAIL, reason="ValueError: bad"))
+    assert loop.consecutive_failures == 2
