@@ -14,14 +14,40 @@ optimizer's state, the slow weights and the step counter.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
 
 from autoopt.optimizers.lion import _blocks
+
+
+@dataclass(eq=False)  # compared by identity: equality of tensor lists is elementwise
+class _SyncPlan:
+    """What a slow-weight update touches, kept between cycles.
+
+    Rebuilding it (finding the slow weights, grouping, blocking) cost as much as the update
+    itself on a model of many small tensors (benchmarks/optimizers.py).
+    """
+
+    params: list[torch.Tensor]  # every parameter of every group, in order (held, so their ids stay theirs)
+    split: list[torch.Tensor]  # the parameters the blocks hold as flat pieces, not whole
+    storage: list[int]  # their data pointers: the pieces would miss a swapped ``.data``
+    state: dict  # the ``state`` the blocks were taken from (load_state_dict replaces it)
+    joined: bool  # every parameter has slow weights
+    blocks: list[tuple[list[torch.Tensor], list[torch.Tensor]]]  # (fast, slow) by device, dtype and cache-sized block
+
+    def fits(self, params: list[torch.Tensor], state: dict) -> bool:
+        return (
+            state is self.state
+            and len(params) == len(self.params)
+            and all(map(operator.is_, params, self.params))
+            and [p.data_ptr() for p in self.split] == self.storage
+        )
 
 
 class Lookahead(Optimizer):
@@ -39,7 +65,11 @@ class Lookahead(Optimizer):
             raise ValueError(f"Invalid alpha: {alpha}; `0 <= alpha <= 1` must hold")
         # Optimizer.__setstate__ is torch's own way to set up an optimizer's hooks from its
         # attributes; Optimizer.__init__ would copy the param groups instead of sharing them.
-        super().__setstate__({"optimizer": optimizer, "k": k, "alpha": alpha, "state": defaultdict(dict), "_steps": 0})
+        self.__setstate__({"optimizer": optimizer, "k": k, "alpha": alpha, "state": defaultdict(dict), "_steps": 0})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._plan: _SyncPlan | None = None  # built at the first cycle; copies and pickles rebuild their own
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
@@ -61,28 +91,40 @@ class Lookahead(Optimizer):
 
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         """One fast step of the wrapped optimizer; every ``k``-th also updates the slow weights."""
-        if self._steps % self.k == 0:  # start of a cycle: parameters new to Lookahead join here
-            for p in self._params():
-                if p not in self.state:
-                    self.state[p]["slow_param"] = p.detach().clone()
+        if self._steps % self.k == 0 and not self._sync_plan().joined:
+            self._join_new_params()  # start of a cycle: parameters new to Lookahead join here
         loss = self.optimizer.step(closure)
         self._steps += 1
         if self._steps % self.k == 0:
             self._update_slow_weights()
         return loss
 
+    def _sync_plan(self) -> _SyncPlan:
+        """The plan for the current parameters, rebuilt only when they, their storage or ``state`` changed."""
+        params = self._params()
+        if self._plan is None or not self._plan.fits(params, self.state):
+            fast = [p for p in params if p in self.state]
+            slow = [self.state[p]["slow_param"] for p in fast]
+            grouped = Optimizer._group_tensors_by_device_and_dtype([fast, slow]) if fast else {}
+            blocks = [block for (f, s), _ in grouped.values() for block in _blocks(f, s)]
+            whole = {id(t) for block_fast, _ in blocks for t in block_fast}
+            split = [p for p in fast if id(p) not in whole]
+            storage = [p.data_ptr() for p in split]
+            self._plan = _SyncPlan(params, split, storage, self.state, len(fast) == len(params), blocks)
+        return self._plan
+
+    def _join_new_params(self) -> None:
+        for p in self._params():
+            if p not in self.state:
+                self.state[p]["slow_param"] = p.detach().clone()
+        self._plan = None
+
     @torch.no_grad()
     def _update_slow_weights(self) -> None:
-        fast = [p for p in self._params() if p in self.state]
-        if not fast:
-            return
-        slow = [self.state[p]["slow_param"] for p in fast]
-        grouped = Optimizer._group_tensors_by_device_and_dtype([fast, slow])
-        for (device_fast, device_slow), _ in grouped.values():
-            # Block by block, the copy reads the slow weights from cache: 4 passes over memory, not 5.
-            for block_fast, block_slow in _blocks(device_fast, device_slow):
-                torch._foreach_lerp_(block_slow, block_fast, self.alpha)
-                torch._foreach_copy_(block_fast, block_slow)
+        # Block by block, the copy reads the slow weights from cache: 4 passes over memory, not 5.
+        for block_fast, block_slow in self._sync_plan().blocks:
+            torch._foreach_lerp_(block_slow, block_fast, self.alpha)
+            torch._foreach_copy_(block_fast, block_slow)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
@@ -105,7 +147,7 @@ class Lookahead(Optimizer):
         params = self._params()
         if any(not 0 <= int(index) < len(params) for index in state_dict["slow_params"]):
             raise ValueError(f"the state dict has slow weights for parameter indices beyond the {len(params)} given")
-        self.state = defaultdict(dict)
+        self.state, self._plan = defaultdict(dict), None  # the old plan would keep the old slow weights alive
         for index, slow in state_dict["slow_params"].items():
             p = params[int(index)]
             self.state[p]["slow_param"] = slow.to(dtype=p.dtype, device=p.device)

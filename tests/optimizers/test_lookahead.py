@@ -231,3 +231,43 @@ def test_step_hooks_and_closure_work_as_on_any_optimizer():
 
     assert lookahead.step(closure).item() == 1.0
     assert calls == [lookahead]
+
+
+# The slow-weight update keeps its tensor lists between cycles; these changes must still reach it.
+
+
+def test_param_group_added_after_cycles_joins_the_slow_weight_update():
+    lookahead, a = _wrapped_sgd(lr=1.0, k=2)
+    _steps(lookahead, [a], [torch.ones(1)], 4)  # two cycles: the update's lists are built and kept
+    b = torch.zeros(1, requires_grad=True)
+    lookahead.add_param_group({"params": [b]})
+    _steps(lookahead, [a, b], [torch.ones(1)] * 2, 2)  # b: 0 -> -2, pulled back to -1
+    assert b.item() == -1.0
+
+
+def test_replaced_params_list_is_updated_instead_of_the_old_tensors():
+    lookahead, a = _wrapped_sgd(lr=1.0, k=2)
+    _steps(lookahead, [a], [torch.ones(1)], 2)
+    b = torch.zeros(1, requires_grad=True)
+    lookahead.param_groups[0]["params"] = [b]
+    _steps(lookahead, [b], [torch.ones(1)], 2)  # b joins at this cycle: 0 -> -2, pulled back to -1
+    assert (a.item(), b.item()) == (-1.0, -1.0)  # a, no longer optimized, is no longer pulled either
+
+
+def test_load_state_dict_after_steps_updates_the_loaded_slow_weights():
+    lookahead, p = _wrapped_sgd(lr=1.0, k=2)
+    _steps(lookahead, [p], [torch.ones(1)], 1)
+    saved = copy.deepcopy(lookahead.state_dict())  # slow weight 0, step 1
+    _steps(lookahead, [p], [torch.ones(1)], 2)  # step 2 pulls p to -1, the slow weight to -1; step 3: p = -2
+    lookahead.load_state_dict(saved)
+    _steps(lookahead, [p], [torch.ones(1)], 1)  # -2 -> -3, pulled toward the loaded 0, not the dropped -1
+    assert p.item() == -1.5
+
+
+def test_swapped_parameter_data_is_what_the_slow_weight_update_writes():
+    big = torch.zeros(1 << 20, requires_grad=True)  # large enough to be updated in flat pieces
+    lookahead = Lookahead(torch.optim.SGD([big], lr=1.0), k=2, alpha=0.5)
+    _steps(lookahead, [big], [torch.ones(1 << 20)], 2)  # big: 0 -> -2, pulled back to -1
+    big.data = big.data.clone()
+    _steps(lookahead, [big], [torch.ones(1 << 20)], 2)  # -1 -> -3, pulled back to -2
+    assert torch.equal(big.detach(), torch.full((1 << 20,), -2.0))
