@@ -103,6 +103,27 @@ class BatchBox:
 
 
 @dataclass(frozen=True)
+class RangeTestView:
+    """The study's learning-rate range test (``autoopt.calibrate``), checked as it is read."""
+
+    optimizer: str
+    lrs: list[float]
+    losses: list[float]
+    suggested_lr: float | None
+    factor: float
+
+    @classmethod
+    def of(cls, attr: Any) -> RangeTestView | None:
+        if not isinstance(attr, dict):
+            return None
+        lrs, losses = _float_list(attr.get("lrs")), _float_list(attr.get("losses"))
+        factor = _finite(attr.get("factor"))
+        if not lrs or len(lrs) != len(losses) or factor is None:
+            return None
+        return cls(str(attr.get("optimizer", "")), lrs, losses, _finite(attr.get("suggested_lr")), factor)
+
+
+@dataclass(frozen=True)
 class StudyDigest:
     study_id: int
     name: str
@@ -117,6 +138,7 @@ class StudyDigest:
     batch_effect: list[BatchBox]
     problems: list[TrialView]  # pruned and failed trials, newest first
     confirmations: list[tuple[TrialView, float | None]]  # a confirm run and the value it re-checks
+    range_test: RangeTestView | None = None  # the learning-rate range test the warm starts used
 
     @property
     def optimizers(self) -> list[str]:
@@ -251,4 +273,5 @@ def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
             for t in views
             if t.role == record.ROLE_CONFIRM
         ],
+        range_test=RangeTestView.of(storage.get_study_user_attrs(study_id).get(record.LR_RANGE_TEST)),
     )

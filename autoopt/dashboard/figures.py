@@ -151,10 +151,27 @@ def batch_effect(digest: StudyDigest) -> go.Figure:
     return fig
 
 
+def range_test(digest: StudyDigest) -> go.Figure:
+    """The learning-rate range test: smoothed training loss against the swept rate."""
+    test = digest.range_test
+    assert test is not None
+    fig = go.Figure(go.Scatter(x=test.lrs, y=test.losses, name=label(test.optimizer),
+                               line=dict(color=colour(test.optimizer), width=2)))  # fmt: skip
+    if test.suggested_lr is not None:
+        fig.add_vline(x=test.suggested_lr, line=dict(dash="dash", color="#6b7280"),
+                      annotation_text=f"suggested {test.suggested_lr:.2g} (warm starts ×{test.factor:.3g})")  # fmt: skip
+    fig.update_layout(**LAYOUT, xaxis_title="learning rate", yaxis_title="training loss (smoothed)", showlegend=False)
+    fig.update_xaxes(type="log")
+    return fig
+
+
 def study_figures(digest: StudyDigest) -> dict[str, go.Figure]:
     """The study page's figures by the id their container has in the page."""
-    return {
+    figures = {
         "sensitivity": sensitivity(digest),
         "curves": learning_curves(digest),
         "batch": batch_effect(digest),
     }
+    if digest.range_test is not None:
+        figures["range_test"] = range_test(digest)
+    return figures

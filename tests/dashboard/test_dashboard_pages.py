@@ -157,3 +157,21 @@ def test_a_stored_failure_reason_is_shown_as_text(app, populated):
     html = call(app, f"/studies/{populated.hostile._study_id}").text
     assert "&lt;b&gt;bold&lt;/b&gt;&lt;script&gt;" in html
     assert HOSTILE_REASON not in html
+
+
+def test_a_calibrated_study_shows_its_learning_rate_range_test(app, populated):
+    test = {"optimizer": "adam", "batch_size": 64, "default_lr": 1e-3, "lrs": [1e-6, 1e-4, 1e-2, 1.0],
+            "losses": [2.3, 2.0, 0.9, 5.0], "suggested_lr": 1e-3, "factor": 1.0, "epochs": 1.5}  # fmt: skip
+    study = optuna.load_study(study_name=populated.mnist.study_name, storage=populated.url)
+    plain = call(app, f"/studies/{study._study_id}").text
+    assert 'id="range-test"' not in plain
+    study.set_user_attr(record.LR_RANGE_TEST, test)
+    try:
+        html = call(app, f"/studies/{study._study_id}?fresh").text
+    finally:
+        study.set_user_attr(record.LR_RANGE_TEST, None)  # the populated storage is shared by the session
+    assert 'id="range-test"' in html and "times 1:" in html
+    block = re.search(r'<script type="application/json" id="figure-data-range_test">(.*?)</script>', html)
+    figure = json.loads(block.group(1))
+    assert figure["data"][0]["x"] == test["lrs"] and figure["data"][0]["y"] == test["losses"]
+    assert figure["layout"]["xaxis"]["type"] == "log"
