@@ -123,6 +123,25 @@ def test_the_pruner_stops_members_of_a_cluster_group_one_by_one(
     assert any(len({t.user_attrs[record.EPOCHS_RUN] for t in members}) > 1 for members in groups.values())
 
 
+def test_trials_without_a_fused_rule_run_alone_on_the_cluster_beside_the_groups(
+    cluster: Cluster, database_url: str, study_name: str, tmp_path: Path
+) -> None:
+    model = write_model(tmp_path / "project")
+
+    result = run_autoopt(*search_args(model, database_url, study_name, "--backend", "ray", "--address", cluster.address,
+                                      "--optimizers", "adam,asgd", "--trials", "10", "--pruner", "none"))  # fmt: skip
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = finished(load(study_name, database_url))
+    alone = [t for t in trials if t.params["optimizer"] == "asgd"]  # torch's ASGD: no fused update rule
+    grouped = [t for t in trials if t.params["optimizer"] == "adam"]
+    assert alone and grouped, [t.params["optimizer"] for t in trials]
+    for trial in alone:
+        assert trial.state == TrialState.COMPLETE and "fused_group" not in trial.user_attrs
+        assert len(trial.user_attrs[record.CURVE]) == 3 and trial.user_attrs[record.ENV].get("node")
+    assert all("fused_group" in t.user_attrs for t in grouped)
+
+
 # Runs last in this module: it takes a node away from the module's cluster.
 def test_a_killed_node_fails_its_groups_members_with_the_reason_and_the_study_still_finishes(
     cluster: Cluster, database_url: str, study_name: str, tmp_path: Path
