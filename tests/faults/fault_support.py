@@ -180,10 +180,11 @@ def driver_kills(url: str, cwd: Path, study: str, kills: int, *, trials: int = 4
         driver = start(command, cwd, marks)
         try:
             number, _ = wait_for(lambda: running_trial_with_pid(url, study, marks, set(orphans)), 120, "a running trial")
-            before.append(snapshot(url, study))
         finally:
+            # Killed at once: on a loaded machine the trial could otherwise finish first (it runs ~1.6 s).
             os.killpg(driver.pid, signal.SIGKILL)
             finish(driver)
+        before.append(snapshot(url, study))  # a killed search writes nothing more: same as just before
         orphans.append(number)
     code, output = finish(start(command, cwd, marks))
     result = census("driver SIGKILL + rerun", url, study, kills, before)
