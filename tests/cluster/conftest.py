@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 
-import optuna
 import pytest
 
 pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
+from postgres_support import delete_studies, postgres_url  # noqa: E402
 from ray_cluster import start_cluster  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    url = os.environ.get("AUTOOPT_TEST_DATABASE_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("AUTOOPT_TEST_DATABASE_URL must be set in CI: the cluster tests need the shared database")
-        pytest.skip("set AUTOOPT_TEST_DATABASE_URL=postgresql://... to run the cluster tests")
-    return url
+    return postgres_url("cluster")
 
 
 @pytest.fixture
@@ -34,11 +28,7 @@ def new_study_name(database_url: str) -> Iterator[Callable[[], str]]:
         return names[-1]
 
     yield make
-    from autoopt.storage import open_storage
-
-    storage = open_storage(database_url)
-    for name in set(names) & {s.study_name for s in storage.get_all_studies()}:
-        optuna.delete_study(study_name=name, storage=storage)
+    delete_studies(database_url, lambda name: name in names)
 
 
 @pytest.fixture

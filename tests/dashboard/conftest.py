@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import optuna
 import pytest
 from dashboard_http import call
 from dashboard_studies import Populated, best_search_values, fill_storage
+from postgres_support import delete_studies, postgres_url
 
 from autoopt.dashboard import create_app
 from autoopt.dashboard.server import make_server
@@ -31,13 +31,9 @@ def sqlite_storage(tmp_path_factory: pytest.TempPathFactory) -> Populated:
 @pytest.fixture(scope="session")
 def postgresql_storage() -> Iterator[Populated]:
     """The database of AUTOOPT_TEST_DATABASE_URL (CI sets it); the studies are removed after."""
-    url = os.environ.get("AUTOOPT_TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("set AUTOOPT_TEST_DATABASE_URL to run the dashboard against PostgreSQL")
-    filled = fill_storage(normalize_url(url))  # postgresql:// means psycopg 3, as everywhere in autoopt
+    filled = fill_storage(normalize_url(postgres_url("dashboard")))  # postgresql:// means psycopg 3, as everywhere in autoopt
     yield filled
-    for name in filled.created:
-        optuna.delete_study(study_name=name, storage=filled.url)
+    delete_studies(filled.url, lambda name: name in filled.created)
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

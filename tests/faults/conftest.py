@@ -3,25 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import optuna
 import pytest
 
-from autoopt.storage import open_storage
-from fault_support import POSTGRES_ENV
-
-
-def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        return url
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {POSTGRES_ENV} is unset: CI must run the PostgreSQL fault tests.", pytrace=False)
-    pytest.skip(f"set {POSTGRES_ENV}=postgresql://user@host:5432/db to run the PostgreSQL fault tests")
+from postgres_support import delete_studies, postgres_url
 
 
 @pytest.fixture
@@ -36,13 +24,9 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def pg_url(study_name: str) -> Iterator[str]:
-    url = postgres_url()
+    url = postgres_url("fault")
     yield url
-    storage = open_storage(url)
-    for summary in storage.get_all_studies():
-        if summary.study_name.startswith(study_name):
-            optuna.delete_study(study_name=summary.study_name, storage=storage)
-    storage.engine.dispose()
+    delete_studies(url, lambda name: name.startswith(study_name))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
