@@ -242,7 +242,11 @@ def load_views(storage: BaseStorage, study_id: int) -> tuple[list[TrialView], di
 
 
 def study_info(storage: BaseStorage, study_id: int) -> dict[str, Any]:
-    info = storage.get_study_user_attrs(study_id).get(record.STUDY_INFO)
+    return _info_of(storage.get_study_user_attrs(study_id))
+
+
+def _info_of(attrs: dict[str, Any]) -> dict[str, Any]:
+    info = attrs.get(record.STUDY_INFO)
     return info if isinstance(info, dict) else {}
 
 
@@ -254,7 +258,8 @@ def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
     search = [t for t in views if t.role != record.ROLE_CONFIRM]
     points = [t for t in search if t.value is not None]
     values = {t.number: t.value for t in views}
-    info = study_info(storage, study_id)
+    attrs = storage.get_study_user_attrs(study_id)
+    info = _info_of(attrs)
     return StudyDigest(
         study_id=study_id,
         name=storage.get_study_name_from_id(study_id),
@@ -273,5 +278,5 @@ def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
             for t in views
             if t.role == record.ROLE_CONFIRM
         ],
-        range_test=RangeTestView.of(storage.get_study_user_attrs(study_id).get(record.LR_RANGE_TEST)),
+        range_test=RangeTestView.of(attrs.get(record.LR_RANGE_TEST)),
     )
