@@ -82,6 +82,8 @@ _STUDY_KEYS = {
     "warm_start": bool, "calibrate": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
     "cpus_per_trial": (int, float), "gpus_per_trial": (int, float),
 }  # fmt: skip
+_KINDS = {str: "a quoted string", int: "a whole number", bool: "true or false", (int, float): "a number",
+          (int, str): 'a whole number or "auto"'}  # fmt: skip
 
 
 def read_study_file(path: Path) -> dict[str, Any]:
@@ -101,7 +103,7 @@ def read_study_file(path: Path) -> dict[str, Any]:
         if expected is None:
             raise UserError(f"{path}: [study].{key} is not a known setting; known: {', '.join(_STUDY_KEYS)}.")
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise UserError(f"{path}: [study].{key} has the wrong type ({value!r}).")
+            raise UserError(f"{path}: [study].{key} has the wrong type ({value!r}); write {_KINDS[expected]}.")
     return data
 
 

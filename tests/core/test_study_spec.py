@@ -71,7 +71,8 @@ def test_impossible_flag_is_rejected_naming_it(overrides, message):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[study]\ntrials = 'many'\n", "[study].trials has the wrong type ('many')"),
+        ("[study]\ntrials = 'many'\n", "[study].trials has the wrong type ('many'); write a whole number"),
+        ("[study]\ncalibrate = 'yes'\n", "[study].calibrate has the wrong type ('yes'); write true or false"),
         ("[study]\ntrails = 4\n", "[study].trails is not a known setting"),
         ("[studdy]\n", "unknown section(s) ['studdy']"),
         ("[study\n", "is not valid TOML"),
