@@ -46,10 +46,13 @@ REFERENCES = {
 }
 
 
-@pytest.mark.parametrize("foreach", [True, False], ids=["foreach", "single"])
+PATHS = {"foreach": {"foreach": True}, "single": {"foreach": False}, "flat": {"flat": True}}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
 @pytest.mark.parametrize("reference", list(REFERENCES))
-def test_matches_reference_step_by_step_across_save_and_load(lockstep, reference, foreach):
-    lockstep(lambda groups: _grouped(Lion, groups, lr=1e-3, weight_decay=0.1, foreach=foreach), REFERENCES[reference])
+def test_matches_reference_step_by_step_across_save_and_load(lockstep, reference, path):
+    lockstep(lambda groups: _grouped(Lion, groups, lr=1e-3, weight_decay=0.1, **PATHS[path]), REFERENCES[reference])
 
 
 @pytest.mark.parametrize("reference", list(REFERENCES))
@@ -104,12 +107,12 @@ HYPERPARAMETERS = st.fixed_dictionaries(
 
 @PROPERTY
 @given(seed=st.integers(0, 2**16), shapes=SHAPES, dtype=st.sampled_from(DTYPES), hyperparameters=HYPERPARAMETERS)
-def test_foreach_and_single_tensor_paths_agree_exactly(seed, shapes, dtype, hyperparameters):
+def test_foreach_flat_and_single_tensor_paths_agree_exactly(seed, shapes, dtype, hyperparameters):
     params, grads = _random_problem(seed, shapes, dtype, steps=3)
     single = _run(params, grads, foreach=False, **hyperparameters)
-    multi = _run(params, grads, foreach=True, **hyperparameters)
-    for a, b in zip(single, multi):
-        assert torch.equal(a, b)
+    for path in ({"foreach": True}, {"flat": True}):
+        for a, b in zip(single, _run(params, grads, **path, **hyperparameters)):
+            assert torch.equal(a, b)
 
 
 @PROPERTY
@@ -137,12 +140,13 @@ def test_every_coordinate_moves_by_exactly_the_learning_rate(seed, shapes, lr):
         torch.testing.assert_close((b - a).abs(), torch.full_like(a, lr))
 
 
+@pytest.mark.parametrize("path", [{"foreach": True}, {"flat": True}], ids=["foreach", "flat"])
 @pytest.mark.parametrize("shape", [(300, 70), (70, 300)])
-def test_blocked_path_cuts_large_tensors_without_changing_results(monkeypatch, shape):
+def test_blocked_paths_cut_large_tensors_without_changing_results(monkeypatch, shape, path):
     monkeypatch.setattr(lion, "_BLOCK_BYTES", 4096)  # forces cuts inside tensors and blocks across them
-    params, grads = _random_problem(3, [shape, (5,), shape, (1000,)], torch.float32, steps=3)
+    params, grads = _random_problem(3, [shape, (5,), shape, (1000,), (0,), (7, 3)], torch.float32, steps=3)
     grads = [[g.t().contiguous().t() if g.dim() == 2 else g for g in step] for step in grads]  # non-contiguous
-    for a, b in zip(_run(params, grads, foreach=False), _run(params, grads, foreach=True)):
+    for a, b in zip(_run(params, grads, foreach=False), _run(params, grads, **path)):
         assert torch.equal(a, b)
 
 
