@@ -19,7 +19,12 @@ Failures and what follows them:
   trials below every feasible one, so it learns to sample smaller batch sizes. TPE reads
   constraints of COMPLETE and PRUNED trials only, which is why the capped trials, not the
   failed one, carry it. ``batch_size`` params of capped trials are what was sampled.
-- User code errors and divergence fail the trial, reason recorded; never retried.
+- Divergence (a NaN or inf loss or value): a verdict on the configuration, like pruning,
+  so the trial is stored PRUNED with its reason, counts toward ``--trials`` and is not
+  retried. Stored as FAIL, TPE would never see it and would keep sampling learning rates
+  that blow up; as PRUNED with the constraint ``converges = 1`` (infeasible), TPE ranks it
+  below every feasible trial. It still counts toward "10 trials in a row failed".
+- User code errors fail the trial, reason recorded; never retried.
 
 Several drivers may run the same study at once (``autoopt search`` on many machines):
 each counts the study's finished search trials, freshly read, before it starts a trial,
@@ -65,6 +70,8 @@ MAX_CONSECUTIVE_FAILURES = 10
 POLL_SECONDS = 0.25
 OOM_REASON = "out of memory"  # the runner's fail_reason prefix for MemoryError / CUDA OOM
 OOM_CONSTRAINT = "batch_size_fits"
+DIVERGED_REASON = "diverged"  # the runner's and the fused executor's fail_reason prefix for NaN / inf
+DIVERGED_CONSTRAINT = "converges"
 
 
 @dataclass
@@ -72,7 +79,8 @@ class SearchResult:
     study_name: str
     storage: str
     complete: int = 0
-    pruned: int = 0
+    pruned: int = 0  # diverged trials included
+    diverged: int = 0
     failed: int = 0
     retried: int = 0
     epochs_trained: float = 0.0  # learning-rate range test included
@@ -198,6 +206,9 @@ class _Search:
             return
         if number in self.interrupted:
             outcome.state, outcome.reason = FAIL, self.interrupted.pop(number)
+        elif outcome.state == FAIL and str(outcome.reason).startswith(DIVERGED_REASON):
+            outcome.state = PRUNED
+            trial.set_constraint(DIVERGED_CONSTRAINT, 1.0)
         attrs = {record.CURVE: outcome.curve, record.TRAIN_LOSS: outcome.train_loss,
                  record.EPOCHS_RUN: len(outcome.curve), record.WALL_TIME: outcome.wall_time_s, record.ENV: outcome.env}
         if outcome.state == PRUNED and record.PRUNE_REASON not in trial.user_attrs:
@@ -227,7 +238,12 @@ class _Search:
         elif outcome.state == PRUNED:
             self.study.tell(trial, state=TrialState.PRUNED)
             self.result.pruned += 1
-            self.consecutive_failures = 0
+            if str(outcome.reason).startswith(DIVERGED_REASON):
+                self.result.diverged += 1
+                self.result.failures.append(f"trial {trial.number}: {outcome.reason}")
+                self.consecutive_failures += 1
+            else:
+                self.consecutive_failures = 0
         else:
             self.study.tell(trial, state=TrialState.FAIL)
             self.result.failed += 1

@@ -80,7 +80,7 @@ class RichProgress(SilentProgress):
             found = (f"loss lowest near lr {test.suggested_lr * 10:.2g}, so warm starts at {test.factor:.3g}× "
                      "the published learning rates")  # fmt: skip
         self.console.print(f"learning-rate range test ({test.optimizer}, {len(test.lrs)} steps, "
-                           f"{test.epochs:.2g} epochs): {found}", highlight=False)  # fmt: skip
+                           f"{test.epochs:.2g} epoch{'' if test.epochs == 1 else 's'}): {found}", highlight=False)  # fmt: skip
 
     def _render(self) -> Group:
         table = Table(box=None, pad_edge=False, show_header=bool(self.running))
@@ -118,16 +118,20 @@ class RichProgress(SilentProgress):
             self.best = f"{best.value:.4g} · trial {best.number} · {describe(config)}"
         shown = "" if value is None else f" {value:.4g}"
         line = f"trial {number} {state}{shown} · {label}"
-        if state == "fail":
+        diverged = state == "pruned" and str(reason).startswith("diverged")
+        if state == "fail" or diverged:
             line += f" · {reason}"
-        if state != "pruned" or self.live is None:  # on a terminal, pruned trials only show in the panel
-            self.console.print(Text(line, style={"complete": "green", "pruned": "dim", "fail": "red"}[state]))
+        if state != "pruned" or diverged or self.live is None:  # on a terminal, pruned trials only show in the panel
+            style = "yellow" if diverged else {"complete": "green", "pruned": "dim", "fail": "red"}[state]
+            self.console.print(Text(line, style=style))
         self._refresh()
 
     def end(self, result: SearchResult) -> None:
         if self.live is not None:
             self.live.stop()
         self.console.print(
-            f"done: {result.complete} complete, {result.pruned} pruned, {result.failed} failed, "
+            f"done: {result.complete} complete, {result.pruned} pruned"
+            + (f" ({result.diverged} of them diverged)" if result.diverged else "")
+            + f", {result.failed} failed, "
             f"{result.epochs_trained:.4g} epochs trained" + (" · stopped by --timeout" if result.timed_out else "")
         )

@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 
 import autoopt
 from autoopt import record
+from autoopt.engine import DIVERGED_CONSTRAINT
 from autoopt.runner import environment, pick_device
 
 # The engine silences this at import; pytest resets warning filters for each test.
@@ -49,17 +50,19 @@ def test_pruner_stops_trailing_trials_and_says_why(storage_url, study_name):
         assert t.user_attrs[record.EPOCHS_RUN] < 4
 
 
-def test_diverging_trial_fails_as_diverged_and_the_search_goes_on(storage_url, study_name):
+def test_a_diverging_trial_is_pruned_infeasible_with_its_reason_and_the_search_goes_on(storage_url, study_name):
     spec = make_spec("line", storage_url, study_name, trials=6, pruner="none", space={"sgd": {"lr": [1e3, 1e4]}})
     result = autoopt.search(spec)
     trials = trials_of(storage_url, study_name)
-    failed = by_state(trials, TrialState.FAIL)
-    assert failed and result.failed == len(failed)
-    for t in failed:
+    diverged = [t for t in by_state(trials, TrialState.PRUNED) if record.PRUNE_REASON in t.user_attrs]
+    assert diverged and result.diverged == result.pruned == len(diverged) and result.failed == 0
+    for t in diverged:
         assert t.user_attrs[record.OPTIMIZER] == "sgd"
-        assert t.user_attrs[record.FAIL_REASON].startswith("diverged: ")
-        assert "inf" in t.user_attrs[record.FAIL_REASON] or "nan" in t.user_attrs[record.FAIL_REASON]
-    assert result.complete == len(by_state(trials, TrialState.COMPLETE)) == 6  # failures do not count toward --trials
+        assert t.user_attrs[record.PRUNE_REASON].startswith("diverged: ")
+        assert "inf" in t.user_attrs[record.PRUNE_REASON] or "nan" in t.user_attrs[record.PRUNE_REASON]
+        assert t.constraints == {DIVERGED_CONSTRAINT: 1.0}  # so that TPE ranks it below every feasible trial
+    # A diverged trial is a verdict on its configuration: it counts toward --trials, and is not retried.
+    assert result.complete + result.pruned == len(trials) == 6 and result.retried == 0
 
 
 def test_running_again_with_more_trials_resumes_the_study(storage_url, study_name):

@@ -1,6 +1,8 @@
-"""A trial that diverges, raises, or runs out of memory fails alone, with its reason recorded."""
+"""A trial that diverges, raises, or runs out of memory ends alone, with its reason recorded."""
 
 from __future__ import annotations
+
+import subprocess
 
 import optuna
 
@@ -10,7 +12,7 @@ from autoopt.engine import MAX_CONSECUTIVE_FAILURES, OOM_CONSTRAINT, SearchResul
 from autoopt.executors.inline import InlineExecutor
 from autoopt.progress import SilentProgress
 from autoopt.runner import FAIL, TrialOutcome
-from fault_support import MODELS, census, trials_of
+from fault_support import MODELS, census, env, search_command, trials_of
 
 
 def spec(model: str, url: str, study: str, *, optimizers=("adam", "sgd"), space=None, **settings):
@@ -19,16 +21,19 @@ def spec(model: str, url: str, study: str, *, optimizers=("adam", "sgd"), space=
     return autoopt.build_spec(MODELS / f"{model}.py", overrides=overrides, space_table=table)
 
 
-def test_nan_inf_and_exceptions_fail_only_their_trials_with_the_reason(sqlite_url, study_name):
+def test_nan_inf_and_exceptions_end_only_their_trials_with_the_reason(sqlite_url, study_name):
     result = autoopt.search(spec("broken", sqlite_url, study_name, trials=6,
                                  optimizers=("adam", "sgd", "adagrad", "rmsprop")))  # fmt: skip
     counted = census("bad trials", sqlite_url, study_name, 0, [])
-    assert result.complete == 6 and counted.lost == 0 and result.retried == 0  # user errors are not retried
-    assert counted.failed_with_reason == result.failed >= 3
-    reasons = [t.user_attrs[record.FAIL_REASON] for t in trials_of(sqlite_url, study_name) if t.state.name == "FAIL"]
-    assert any(r.startswith("diverged: reported value became nan") for r in reasons)
-    assert any(r.startswith("diverged: train(trial) returned inf") for r in reasons)
-    assert any(r.startswith("error: KeyError") for r in reasons)
+    trials = trials_of(sqlite_url, study_name)
+    # Diverged trials are verdicts (pruned, counted toward --trials); user errors fail; neither is retried.
+    assert result.complete + result.pruned == 6 and counted.lost == 0 and result.retried == 0
+    assert counted.failed_with_reason == result.failed >= 1 and result.diverged == result.pruned >= 2
+    failed = [t.user_attrs[record.FAIL_REASON] for t in trials if t.state.name == "FAIL"]
+    assert failed and all(r.startswith("error: KeyError") for r in failed)
+    diverged = [t.user_attrs[record.PRUNE_REASON] for t in trials if t.state.name == "PRUNED"]
+    assert any(r.startswith("diverged: reported value became nan") for r in diverged)
+    assert any(r.startswith("diverged: train(trial) returned inf") for r in diverged)
 
 
 def test_out_of_memory_is_retried_once_at_half_the_batch_size_and_then_avoided(sqlite_url, study_name):
@@ -59,3 +64,14 @@ def test_a_run_of_infrastructure_failures_does_not_stop_the_search(sqlite_url, s
     for _ in range(2):
         loop.tell(study.ask(), TrialOutcome(FAIL, reason="ValueError: bad"))
     assert loop.consecutive_failures == 2
+
+
+def test_a_model_that_always_diverges_stops_the_search_with_the_reason(sqlite_url, study_name, tmp_path):
+    """Diverged trials are pruned, not failed, yet ten in a row still mean the model file is broken."""
+    command = search_command("always_nan", sqlite_url, study_name, "--trials", "40")
+    done = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed" in done.stderr
+    assert "diverged: reported value became nan" in done.stderr and "Traceback" not in done.stderr
+    trials = trials_of(sqlite_url, study_name)
+    assert len(trials) == MAX_CONSECUTIVE_FAILURES and all(t.state.name == "PRUNED" for t in trials)
