@@ -18,11 +18,11 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(images / 16.0, dtype=torch.float32), torch.tensor(labels)
 
 
-def _train(digits, name: str, lookahead: dict | None = None) -> tuple[float, float]:
+def _train(digits, name: str, lookahead: dict | None = None, **kwargs) -> tuple[float, float]:
     images, labels = digits
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
-    optimizer = build(model.parameters(), name, registry.get(name).defaults, lookahead=lookahead)
+    optimizer = build(model.parameters(), name, {**registry.get(name).defaults, **kwargs}, lookahead=lookahead)
     loss = nn.CrossEntropyLoss()
     with torch.no_grad():
         before = loss(model(images), labels).item()
@@ -46,3 +46,9 @@ def test_default_learning_rate_reduces_the_training_loss(digits, name):
 def test_lookahead_around_the_defaults_reduces_the_training_loss(digits):
     before, after = _train(digits, "adam", lookahead={"k": 5, "alpha": 0.5})
     assert after < 0.9 * before
+
+
+
+def test_flat_lion_trains_exactly_as_the_default_one_in_a_real_loop(digits):
+    """zero_grad() sets the gradients to None every step: the flat path gathers them each time."""
+    assert _train(digits, "lion", flat=True) == _train(digits, "lion")
