@@ -9,11 +9,13 @@ cache-sized block and shape class (tensors that differ only in their first dimen
 the buffers are ordered by shape class.
 
 The parameters become views into the buffer (``p.data`` is re-pointed, as DeepSpeed and
-apex do with flat buffers). Whatever invalidates the layout (a parameter whose gradient
-appears or disappears, ``model.to()`` replacing a parameter's storage, ``load_state_dict``
-replacing the state) is found on the next step, and the layout is rebuilt from the
-tensors as they are then. Elementwise results do not depend on where tensors sit, so a
-flat step equals the per-tensor one exactly.
+apex do with flat buffers). The buffers hold the parameters that have a gradient or
+state; a step where one of them has no gradient (a branch the batch did not take) runs
+per tensor, on the views, and leaves the layout alone. Whatever invalidates the layout (a
+new parameter with a gradient, ``model.to()`` replacing a parameter's storage,
+``load_state_dict`` replacing the state) is found on the next step, and the layout is
+rebuilt from the tensors as they are then. Elementwise results do not depend on where
+tensors sit, so a flat step equals the per-tensor one exactly.
 """
 
 from __future__ import annotations
@@ -58,22 +60,26 @@ class FlatGroup:
     """The flat layout of one param group: what it covers and how it was laid out."""
 
     group_params: list[torch.Tensor]  # the group's parameters when laid out (held, so their ids stay theirs)
-    has_grad: list[bool]  # which of them had a gradient: only those are laid out
-    order: list[int]  # the laid-out ones' indices in the group, in buffer order
+    laid: list[bool]  # which of them are in the buffers (they had a gradient or state when laid out)
+    order: list[int]  # their indices in the group, in buffer order
     ptrs: list[int]  # their data pointers, in that order: a swapped ``.data`` must be noticed
     state: dict  # the optimizer ``state`` the buffers' views were put into
     blocks: list[_Block]
     temporary: torch.Tensor  # one block's worth, for the step's temporaries, reused across blocks and steps
 
     def fits(self, params: list[torch.Tensor], grads: list[torch.Tensor | None], state: dict) -> bool:
-        """Whether this layout still describes ``params`` with ``grads`` and ``state``."""
+        """Whether this layout still holds ``params`` and ``state``, and every gradient is of a laid-out one."""
         return (
             state is self.state
             and len(params) == len(self.group_params)
             and all(map(operator.is_, params, self.group_params))
-            and [g is not None for g in grads] == self.has_grad
             and [params[i].data_ptr() for i in self.order] == self.ptrs
+            and all(laid or g is None for laid, g in zip(self.laid, grads))
         )
+
+    def complete(self, grads: list[torch.Tensor | None]) -> bool:
+        """Whether every laid-out parameter has a gradient, so that whole buffers can be stepped."""
+        return all(grads[i] is not None for i in self.order)
 
     def segments(self, grads: list[torch.Tensor | None]) -> Iterator[Segment]:
         """Per block: the flat parameters, their gradients (gathered where needed) and state."""
@@ -87,20 +93,20 @@ class FlatGroup:
             yield block.params, grads_of_block, block.state, self.temporary[: block.params.numel()]
 
 
-def eligible(params: list[torch.Tensor], grads: list[torch.Tensor | None]) -> bool:
-    """Whether the parameters with gradients can share one buffer: dense, real, one dtype and device."""
-    present = [(p, g) for p, g in zip(params, grads) if g is not None]
-    if not present:
+def eligible(params: list[torch.Tensor], grads: list[torch.Tensor | None], included: list[bool]) -> bool:
+    """Whether the ``included`` parameters can share one buffer: dense, real, one dtype and device."""
+    chosen = [(p, g) for p, g, keep in zip(params, grads, included) if keep]
+    if not chosen:
         return False
-    first = present[0][0]
+    first = chosen[0][0]
     return all(
         type(p) in (torch.Tensor, torch.nn.Parameter)
         and p.is_floating_point()
         and p.dtype == first.dtype
         and p.device == first.device
         and p.is_contiguous()
-        and g.layout == torch.strided
-        for p, g in present
+        and (g is None or g.layout == torch.strided)
+        for p, g in chosen
     )
 
 
@@ -110,17 +116,17 @@ def _shape_class(p: torch.Tensor) -> tuple[int, tuple[int, ...]]:
 
 def flatten(
     params: list[torch.Tensor],
-    grads: list[torch.Tensor | None],
+    included: list[bool],
     state: dict,
     keys: tuple[str, ...],
     *,
     block_elements: int,
 ) -> FlatGroup:
-    """Lay out the parameters that have gradients, and their ``state[p][key]``, in flat buffers.
+    """Lay out the ``included`` parameters, and their ``state[p][key]``, in flat buffers.
 
     Existing state is copied in; missing state starts at zero. Call ``eligible`` first.
     """
-    order = sorted((i for i, g in enumerate(grads) if g is not None), key=lambda i: _shape_class(params[i]))
+    order = sorted((i for i, keep in enumerate(included) if keep), key=lambda i: _shape_class(params[i]))
     first = params[order[0]]
     total = sum(params[i].numel() for i in order)
     flat_params = torch.empty(total, dtype=first.dtype, device=first.device)
@@ -139,7 +145,7 @@ def flatten(
     blocks = _blocks(params, order, flat_params, flat_state, block_elements)
     ptrs = [params[i].data_ptr() for i in order]
     temporary = torch.empty(min(block_elements, total), dtype=first.dtype, device=first.device)
-    return FlatGroup(list(params), [g is not None for g in grads], order, ptrs, state, blocks, temporary)
+    return FlatGroup(list(params), list(included), order, ptrs, state, blocks, temporary)
 
 
 def _blocks(

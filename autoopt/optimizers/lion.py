@@ -130,12 +130,16 @@ class Lion(Optimizer):
         layout = self._layouts.get(index)
         if layout is None or not layout.fits(params, grads, self.state):
             self._layouts.pop(index, None)
-            if not flat_layout.eligible(params, grads):
+            # What was stepped before stays in, so a gradient that skips a step does not re-lay the buffers.
+            included = [g is not None or p in self.state for p, g in zip(params, grads)]
+            if not flat_layout.eligible(params, grads, included):
                 return False
-            on_cpu = next(g for g in grads if g is not None).device.type == "cpu"
+            on_cpu = params[included.index(True)].device.type == "cpu"
             block = _BLOCK_BYTES // params[0].element_size() if on_cpu else sum(p.numel() for p in params)
-            layout = flat_layout.flatten(params, grads, self.state, ("exp_avg",), block_elements=max(1, block))
+            layout = flat_layout.flatten(params, included, self.state, ("exp_avg",), block_elements=max(1, block))
             self._layouts[index] = layout
+        if not layout.complete(grads):
+            return False  # this step, per tensor on the views: a laid-out parameter has no gradient
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
         for param, grad, (exp_avg,), update in layout.segments(grads):
             grad = -grad if group["maximize"] else grad

@@ -57,6 +57,19 @@ def test_a_gradient_that_comes_and_goes_is_followed():
     assert params[2] not in optimizer.state
 
 
+def test_a_skipped_gradient_leaves_the_layout_alone():
+    """A branch the batch did not take: that step runs per tensor on the views, without copying buffers."""
+    params = _params([(5, 4), (6,)])
+    optimizer = Lion(params, flat=True, **HYPERPARAMETERS)
+    storage = []
+    for grads_given in ((0, 1), (0,), (1,), (0, 1)):
+        for i, p in enumerate(params):
+            p.grad = torch.ones_like(p) if i in grads_given else None
+        optimizer.step()
+        storage.append((optimizer._layouts[0], [p.data_ptr() for p in params]))
+    assert all(layout is storage[0][0] and ptrs == storage[0][1] for layout, ptrs in storage)
+
+
 def test_a_replaced_parameter_storage_is_noticed():
     def replace(step, params, optimizer):
         if step == 2:  # as model.to(other_device) does
