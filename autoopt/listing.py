@@ -97,9 +97,9 @@ def print_recommendation(console: Console, rec: Recommendation) -> None:
     console.print(f"optimizer = {rec.pytorch_line()}", highlight=False, soft_wrap=True)
     console.print(f"batch_size = {rec.batch_size}", highlight=False)
     table = Table(title="how each optimizer did (search trials)")
-    for column in ("optimizer", "lookahead", "trials", "best", "median"):
+    for column in ("optimizer", "lookahead", "trials", "diverged", "best", "median"):
         table.add_column(column)
     for row in rec.leaderboard:
-        table.add_row(row.optimizer, "yes" if row.lookahead else "no", str(row.trials),
+        table.add_row(row.optimizer, "yes" if row.lookahead else "no", str(row.trials), str(row.diverged or ""),
                       "" if row.best is None else f"{row.best:.4g}", "" if row.median is None else f"{row.median:.4g}")  # fmt: skip
     console.print(table)

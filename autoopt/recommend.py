@@ -32,6 +32,7 @@ class OptimizerSummary:
     trials: int
     best: float | None
     median: float | None
+    diverged: int = 0  # trials whose loss or value became NaN or inf
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,14 @@ def _role(trial: FrozenTrial) -> str:
     return trial.user_attrs.get(record.ROLE, record.ROLE_SEARCH)
 
 
+def _diverged(trial: FrozenTrial) -> bool:
+    # Stored pruned (a verdict on the configuration); studies from before that change stored it failed.
+    reason = trial.user_attrs.get(record.PRUNE_REASON) or trial.user_attrs.get(record.FAIL_REASON) or ""
+    return str(reason).startswith("diverged")
+
+
 def leaderboard(trials: list[FrozenTrial], maximize: bool) -> list[OptimizerSummary]:
-    """Best and median value per optimizer, with and without Lookahead (search trials only)."""
+    """Best and median value per optimizer, with and without Lookahead, and how many diverged (search trials)."""
     groups: dict[tuple[str, bool], list[FrozenTrial]] = defaultdict(list)
     for t in trials:
         if _role(t) == record.ROLE_SEARCH and record.OPTIMIZER in t.user_attrs:
@@ -103,7 +110,8 @@ def leaderboard(trials: list[FrozenTrial], maximize: bool) -> list[OptimizerSumm
     for (name, lookahead), members in groups.items():
         values = [t.value for t in members if t.state == TrialState.COMPLETE]
         best = (max if maximize else min)(values) if values else None
-        rows.append(OptimizerSummary(name, lookahead, len(members), best, statistics.median(values) if values else None))
+        median = statistics.median(values) if values else None
+        rows.append(OptimizerSummary(name, lookahead, len(members), best, median, sum(map(_diverged, members))))
     worst = float("-inf") if maximize else float("inf")
     rows.sort(key=lambda r: (r.best if r.best is not None else worst) * (-1 if maximize else 1))
     return rows

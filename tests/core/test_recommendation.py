@@ -12,21 +12,22 @@ from core_support import run_cli_inprocess
 import autoopt
 from autoopt import record
 from autoopt.errors import UserError
-from autoopt.recommend import Recommendation, choose, recommend, to_json
+from autoopt.recommend import Recommendation, choose, leaderboard, recommend, to_json
 from autoopt.storage import open_storage
 
 ADAM = {"lr": 0.003, "betas": [0.9, 0.999], "eps": 1e-08, "weight_decay": 0.0}
 
 
 def add_trial(study: optuna.Study, value: float | None, *, lr: float = 1e-3, role: str = record.ROLE_SEARCH,
-              confirm_of: int | None = None, state: optuna.trial.TrialState | None = None) -> int:  # fmt: skip
+              confirm_of: int | None = None, state: optuna.trial.TrialState | None = None,
+              reasons: dict[str, str] | None = None) -> int:  # fmt: skip
     """One trial stored the way the engine stores it (see autoopt/record.py)."""
     trial = study.ask({"adam.lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True)})
     attrs = {record.OPTIMIZER: "adam", record.OPTIMIZER_KWARGS: {**ADAM, "lr": lr}, record.LOOKAHEAD: None,
              record.BATCH_SIZE: 64, record.SEED: trial.number, record.ROLE: role}  # fmt: skip
     if confirm_of is not None:
         attrs[record.CONFIRM_OF] = confirm_of
-    for key, item in attrs.items():
+    for key, item in {**attrs, **(reasons or {})}.items():
         trial.set_user_attr(key, item)
     study.tell(trial, value, state=state)
     return trial.number
@@ -131,3 +132,14 @@ def test_recommending_from_a_study_without_finished_trials_says_so(sqlite_url, c
     assert code == 2 and out == "" and "Traceback" not in err
     assert "study 'hand' has no finished trial yet" in err and "Run `autoopt search`" in err
     assert len(study.trials) == 1
+
+
+def test_the_leaderboard_counts_diverged_trials_stored_either_way():
+    study = hand_study()
+    add_trial(study, 0.2)
+    diverged = "diverged: training loss became nan at epoch 1, step 3"
+    add_trial(study, None, state=optuna.trial.TrialState.PRUNED, reasons={record.PRUNE_REASON: diverged})
+    add_trial(study, None, state=optuna.trial.TrialState.FAIL, reasons={record.FAIL_REASON: diverged})  # older studies
+    add_trial(study, None, state=optuna.trial.TrialState.PRUNED, reasons={record.PRUNE_REASON: "pruned after epoch 2"})
+    (row,) = leaderboard(study.get_trials(deepcopy=False), maximize=False)
+    assert (row.trials, row.diverged, row.best) == (4, 2, 0.2)
