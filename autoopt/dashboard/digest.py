@@ -76,6 +76,7 @@ class LeaderboardRow:
     plain: OptimizerSummary | None
     lookahead: OptimizerSummary | None
     states: dict[str, int]  # its search trials per state name
+    diverged: int = 0  # of those, how many ended because their loss or value became NaN or inf
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ def leaderboard(
                 plain=summaries.get((optimizer, False)),
                 lookahead=summaries.get((optimizer, True)),
                 states=dict(Counter(t.state for t in group)),
+                diverged=sum(str(t.reason).startswith("diverged") for t in group),
             )
         )
     return sorted(rows, key=lambda row: (key(row.best), row.optimizer))

@@ -101,10 +101,15 @@ def _search_trial(study: optuna.Study, rng: random.Random, task: Task, optimizer
         reason = f"pruned at epoch 2: {curve[-1]:.4f} is worse than the median of earlier trials"
         trial.set_user_attr(record.PRUNE_REASON, reason)
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    elif number % 6 == 5:
+    elif number % 6 == 5:  # diverged, stored as the engine stores it now (pruned) or did before (failed)
         _report(trial, _curve(task, final, 2))
-        trial.set_user_attr(record.FAIL_REASON, f"loss became NaN at epoch 2 (lr={lr:g})")
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        reason = f"diverged: training loss became nan at epoch 2 (lr={lr:g})"
+        if number % 12 == 5:
+            trial.set_user_attr(record.FAIL_REASON, reason)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            trial.set_user_attr(record.PRUNE_REASON, reason)
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     else:
         curve = _curve(task, final, EPOCHS)
         _report(trial, curve)

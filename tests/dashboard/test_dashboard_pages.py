@@ -31,6 +31,24 @@ def test_leaderboard_shows_every_optimizer_with_its_best_search_value(app, popul
         assert leaderboard_rows(html) == oracle(study)
 
 
+def test_leaderboard_counts_each_optimizers_diverged_trials(app, populated):
+    total = 0
+    for study in (populated.mnist, populated.cifar):
+        html = call(app, f"/studies/{study._study_id}").text
+        board = html.split('id="leaderboard"', 1)[1].split("</section>", 1)[0]
+        shown = {row.split('data-optimizer="', 1)[1].split('"', 1)[0]: int(row.split('class="num diverged">', 1)[1].split("<", 1)[0])
+                 for row in board.split("<tr")[3:]}  # fmt: skip
+        expected: dict[str, int] = {}
+        for t in study.trials:
+            if t.user_attrs.get(record.ROLE) == record.ROLE_SEARCH:
+                reason = t.user_attrs.get(record.PRUNE_REASON) or t.user_attrs.get(record.FAIL_REASON) or ""
+                key = t.user_attrs[record.OPTIMIZER]
+                expected[key] = expected.get(key, 0) + reason.startswith("diverged")
+        assert shown == expected
+        total += sum(shown.values())
+    assert total > 0
+
+
 def test_leaderboard_ranks_best_first_in_the_study_direction(app, populated):
     for study in (populated.mnist, populated.cifar):
         values = list(leaderboard_rows(call(app, f"/studies/{study._study_id}").text).values())
