@@ -9,7 +9,8 @@ For each example in studies/ (digits: accuracy, diabetes: MSE):
      (optimizer x one shared log lr range x batch size), as an Optuna user would write it
    - random search on that raw space
 3. Reported: epochs until the best finished trial is within 2% of the grid's best (median
-   over search seeds), and the value of each method's final pick re-trained on 3 fresh seeds.
+   over search seeds), the value of each method's final pick re-trained on 3 fresh seeds,
+   and the epochs spent on trials that diverged (NaN or inf: waste; mean over seeds).
 
 Run: python benchmarks/search_quality.py [--seeds 10] [--tasks digits,diabetes]
 """
@@ -57,11 +58,13 @@ class Trainer:
         self.epochs = epochs
         self.maximize = self.task.direction == "maximize"
 
-    def train(self, config: TrialConfig, seed: int, report: Callable[[int, float], bool] | None = None) -> tuple[float | None, int]:
+    def train(self, config: TrialConfig, seed: int,
+              report: Callable[[int, float], bool] | None = None) -> tuple[float | None, int, bool]:  # fmt: skip
+        """The value (None unless complete), the epochs it took, and whether it diverged."""
         job = TrialJob(0, config, seed, self.epochs)
         out = run_trial(self.task, self.data, job, lambda e, v, t: bool(report and report(e, v)), device=torch.device("cpu"))
         value = out.value if out.state == COMPLETE else None
-        return value, max(len(out.curve), 1)
+        return value, max(len(out.curve), 1), str(out.reason).startswith("diverged")
 
     def retrained(self, config: TrialConfig) -> float:
         values = [self.train(config, seed)[0] for seed in RETRAIN_SEEDS]
@@ -88,7 +91,7 @@ def grid(trainer: Trainer, batch_sizes: tuple[int, ...]) -> tuple[TrialConfig, f
         for factor in LR_FACTORS:
             for batch_size in batch_sizes:
                 config = config_of(name, default_lr * factor, batch_size)
-                value, used = trainer.train(config, seed=0)
+                value, used, _ = trainer.train(config, seed=0)
                 epochs += used
                 if value is not None and (best_value is None or trainer.better(value, best_value)):
                     best, best_value = config, value
@@ -104,7 +107,7 @@ def trajectory_to_target(points: list[tuple[int, float]], trainer: Trainer, targ
 
 
 def run_autoopt(trainer: Trainer, name: str, seed: int, budget: int, batch_sizes: tuple[int, ...],
-                folder: str, **overrides: object) -> tuple[list[tuple[int, float]], TrialConfig, int]:  # fmt: skip
+                folder: str, **overrides: object) -> tuple[list[tuple[int, float]], TrialConfig, int, int]:  # fmt: skip
     """autoopt with its defaults; the search phase gets the budget less its confirmation runs."""
     url = f"sqlite:///{folder}/{name}-{seed}.db"
     confirm_cost = 3 * 2 * trainer.epochs
@@ -118,24 +121,26 @@ def run_autoopt(trainer: Trainer, name: str, seed: int, budget: int, batch_sizes
     study = optuna.load_study(study_name=spec.study_name, storage=url)
     # The learning-rate range test before the warm starts is training too: it counts first.
     total: float = study.user_attrs.get("lr_range_test", {}).get("epochs", 0.0)
-    points, best = [], None
+    points, best, diverged = [], None, 0
     for t in sorted(study.trials, key=lambda t: t.datetime_complete or t.datetime_start):
         total += t.user_attrs.get("epochs_run", 0)
+        reason = t.user_attrs.get("prune_reason") or t.user_attrs.get("fail_reason") or ""
+        diverged += t.user_attrs.get("epochs_run", 0) if reason.startswith("diverged") else 0
         if t.state == optuna.trial.TrialState.COMPLETE and t.user_attrs.get("role") == "search":
             if best is None or trainer.better(t.value, best):
                 best = t.value
             points.append((total, best))
     rec = autoopt.recommend(spec.study_name, url)
     pick = TrialConfig(rec.optimizer, rec.optimizer_kwargs, rec.lookahead, rec.batch_size)
-    return points, pick, total
+    return points, pick, total, diverged
 
 
 def run_optuna(trainer: Trainer, sampler: optuna.samplers.BaseSampler, budget: int, batch_sizes: tuple[int, ...],
-               pruner: optuna.pruners.BasePruner | None) -> tuple[list[tuple[int, float]], TrialConfig, int]:  # fmt: skip
+               pruner: optuna.pruners.BasePruner | None) -> tuple[list[tuple[int, float]], TrialConfig, int, int]:  # fmt: skip
     """What an Optuna user writes: optimizer, one log lr range, batch size; other settings default."""
     study = optuna.create_study(direction="maximize" if trainer.maximize else "minimize", sampler=sampler,
                                 pruner=pruner or optuna.pruners.NopPruner())  # fmt: skip
-    points, total, best, best_config = [], 0, None, None
+    points, total, best, best_config, wasted = [], 0, None, None, 0
     while total < budget:
         trial = study.ask()
         config = config_of(trial.suggest_categorical("optimizer", list(OPTIMIZERS)),
@@ -146,16 +151,20 @@ def run_optuna(trainer: Trainer, sampler: optuna.samplers.BaseSampler, budget: i
             trial.report(value, epoch)
             return pruner is not None and trial.should_prune()
 
-        value, used = trainer.train(config, seed=trial.number, report=report)
+        value, used, diverged = trainer.train(config, seed=trial.number, report=report)
         total += used
+        if diverged:  # what Optuna does with a NaN objective
+            wasted += used
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            continue
         if value is None:
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED if used < trainer.epochs else optuna.trial.TrialState.FAIL)
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             continue
         study.tell(trial, value)
         if best is None or trainer.better(value, best):
             best, best_config = value, config
         points.append((total, best))
-    return points, best_config, total
+    return points, best_config, total, wasted
 
 
 def main() -> None:
@@ -175,7 +184,7 @@ def main() -> None:
         print(f"grid: {len(OPTIMIZERS) * len(LR_FACTORS) * len(settings['batch_sizes'])} points, {grid_epochs} epochs, "
               f"best {best_config.optimizer} lr={best_config.optimizer_kwargs['lr']:.3g} bs={best_config.batch_size}: "
               f"{grid_best:.4f} (re-trained on 3 seeds: {target:.4f}) [{time.perf_counter() - start:.0f}s]")  # fmt: skip
-        methods: dict[str, Callable[[int, str], tuple[list[tuple[int, float]], TrialConfig, int]]] = {
+        methods: dict[str, Callable[[int, str], tuple[list[tuple[int, float]], TrialConfig, int, int]]] = {
             "autoopt": lambda s, f: run_autoopt(trainer, name, s, settings["budget"], settings["batch_sizes"], f),
             "autoopt no LR test": lambda s, f: run_autoopt(trainer, name, s, settings["budget"], settings["batch_sizes"], f,
                                                            calibrate=False),
@@ -190,24 +199,27 @@ def main() -> None:
             "random": lambda s, f: run_optuna(trainer, optuna.samplers.RandomSampler(seed=s), settings["budget"],
                                               settings["batch_sizes"], None),
         }  # fmt: skip
-        print(f"{'method':<18} {'epochs to 2% (median)':>22} {'reached':>8} {'pick re-trained':>16} {'epochs used':>12}")
+        print(f"{'method':<18} {'epochs to 2% (median)':>22} {'reached':>8} {'pick re-trained':>16} {'epochs used':>12} "
+              f"{'on diverged':>12}")  # fmt: skip
         summary = {}
         chosen = args.methods.split(",") if args.methods else list(methods)
         for method, run in ((m, methods[m]) for m in chosen):
             start = time.perf_counter()
-            hits, picks, used = [], [], []
+            hits, picks, used, wasted = [], [], [], []
             for seed in range(args.seeds):
                 with tempfile.TemporaryDirectory() as folder:
-                    points, pick, total = run(seed, folder)
+                    points, pick, total, diverged = run(seed, folder)
                 hits.append(trajectory_to_target(points, trainer, target))
                 picks.append(trainer.retrained(pick))
                 used.append(total)
+                wasted.append(diverged)
             reached = [h for h in hits if h is not None]
             # An unreached target counts as the whole budget (a lower bound on the true need).
             med = statistics.median([h if h is not None else max(used) for h in hits])
             summary[method] = med
             print(f"{method:<18} {med:>22.1f} {len(reached):>5}/{args.seeds} {statistics.fmean(picks):>16.4f} "
-                  f"{statistics.fmean(used):>12.0f}  [{time.perf_counter() - start:.0f}s]")  # fmt: skip
+                  f"{statistics.fmean(used):>12.0f} {statistics.fmean(wasted):>12.1f}  "
+                  f"[{time.perf_counter() - start:.0f}s]")  # fmt: skip
         if {"autoopt", "optuna-tpe", "random"} <= set(summary):
             print(f"epochs-to-target ratio autoopt / optuna-tpe: {summary['autoopt'] / summary['optuna-tpe']:.2f} "
                   f"(goal <= 0.33); autoopt / random: {summary['autoopt'] / summary['random']:.2f}")  # fmt: skip
