@@ -6,6 +6,8 @@ import copy
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autoopt.optimizers import Lion, Lookahead, lion
 
@@ -122,3 +124,29 @@ def test_the_flat_option_is_kept_per_group_and_saved(flat):
     optimizer = Lion([{"params": params, "flat": flat}], flat=not flat)
     assert optimizer.param_groups[0]["flat"] is flat
     assert optimizer.state_dict()["param_groups"][0]["flat"] is flat
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    shapes=st.lists(st.lists(st.integers(0, 6), max_size=3).map(tuple), min_size=1, max_size=6),
+    present=st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=1, max_size=5),
+    block_bytes=st.sampled_from([16, 64, 2 << 20]),
+    maximize=st.booleans(),
+)
+def test_any_pattern_of_missing_gradients_steps_as_the_single_tensor_rule(shapes, present, block_bytes, maximize):
+    """Random shapes (0-d and empty included), random missing gradients per step, random block cuts."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lion, "_BLOCK_BYTES", block_bytes)
+        sides = {}
+        for path in ({"flat": True}, {"foreach": False}):
+            params = _params(shapes, dtype=torch.float64)
+            sides[tuple(path)] = (params, Lion(params, maximize=maximize, **path, **HYPERPARAMETERS))
+        gen = torch.Generator().manual_seed(2)
+        for step in present:
+            grads = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+            for params, optimizer in sides.values():
+                for p, g, given_grad in zip(params, grads, step):
+                    p.grad = g.clone() if given_grad else None
+                optimizer.step()
+        (flat, _), (single, _) = sides.values()
+        assert all(torch.equal(a, b) for a, b in zip(flat, single))
