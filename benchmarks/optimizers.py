@@ -49,7 +49,9 @@ MakeOptimizer = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 CONTESTANTS: dict[str, MakeOptimizer] = {
     "Lion (ours, foreach)": lambda p: Lion(p, **LION),
     "lion-pytorch": lambda p: lion_pytorch.Lion(p, **LION),
-    "Lion (ours, flat)": lambda p: Lion(p, flat=True, **LION),
+    # The flat ones get copies of the parameters: each lays out (re-points) the parameters it steps.
+    "Lion (ours, flat)": lambda p: Lion(_copies(p, "flat"), flat=True, **LION),
+    "Lookahead(Lion flat) (ours)": lambda p: Lookahead(Lion(_copies(p, "lookahead"), flat=True, **LION), k=K),
     "Lion (ours, single-tensor)": lambda p: Lion(p, foreach=False, **LION),
     "lion-pytorch foreach": lambda p: lion_pytorch.foreach.Lion(p, **LION),
     "pytorch-optimizer Lion": lambda p: pytorch_optimizer.Lion(p, **LION),
@@ -69,11 +71,25 @@ CONTESTANTS: dict[str, MakeOptimizer] = {
 }
 
 LOOKAHEAD_PAIRS = [  # (wrapper, the step it wraps)
+    ("Lookahead(Lion flat) (ours)", "Lion (ours, flat)"),
     ("Lookahead(Adam default) (from_recommendation)", "Adam default (torch)"),
     ("Lookahead(Adam foreach) (ours)", "Adam foreach (torch)"),
     ("Lookahead(Adam fused) (ours)", "Adam fused (torch)"),
     ("pytorch-optimizer Lookahead(Adam foreach)", "Adam foreach (torch)"),
 ]
+
+_COPIES: dict[tuple[int, str], list[torch.Tensor]] = {}
+
+
+def _copies(params: list[torch.Tensor], owner: str) -> list[torch.Tensor]:
+    """``params`` copied once per owner (with their gradients), and the same copies on later calls."""
+    key = (id(params), owner)
+    if key not in _COPIES:
+        _COPIES[key] = [p.detach().clone().requires_grad_() for p in params]
+        for copy, p in zip(_COPIES[key], params):
+            copy.grad = p.grad
+    return _COPIES[key]
+
 
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "many small tensors": lambda: nn.Sequential(*(m for _ in range(100) for m in (nn.Linear(96, 96), nn.LayerNorm(96)))),

@@ -9,7 +9,8 @@ The wrapped optimizer takes ``k`` fast steps; then the slow weights move a fract
 To the outside it is a plain ``torch.optim.Optimizer``: ``param_groups`` and ``defaults``
 are the wrapped optimizer's own objects, so LR schedulers and ``add_param_group`` act on
 it directly; ``state`` holds the slow weights; ``state_dict()`` carries the wrapped
-optimizer's state, the slow weights and the step counter.
+optimizer's state, the slow weights and the step counter. Parameters that an optimizer keeps
+end to end in one buffer (``Lion(flat=True)``) are synced as one tensor (``_coalesced``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class _SyncPlan:
     """
 
     params: list[torch.Tensor]  # every parameter of every group, in order (held, so their ids stay theirs)
-    split: list[torch.Tensor]  # the parameters the blocks hold as flat pieces, not whole
-    storage: list[int]  # their data pointers: the pieces would miss a swapped ``.data``
+    watched: list[torch.Tensor]  # the parameters the blocks hold through views (pieces, shared buffers), not whole
+    storage: list[int]  # their data pointers: the views would miss a swapped ``.data``
     state: dict  # the ``state`` the blocks were taken from (load_state_dict replaces it)
     joined: bool  # every parameter has slow weights
     blocks: list[tuple[list[torch.Tensor], list[torch.Tensor]]]  # (fast, slow) by device, dtype and cache-sized block
@@ -46,7 +47,7 @@ class _SyncPlan:
             state is self.state
             and len(params) == len(self.params)
             and all(map(operator.is_, params, self.params))
-            and [p.data_ptr() for p in self.split] == self.storage
+            and list(map(torch.Tensor.data_ptr, self.watched)) == self.storage
         )
 
 
@@ -103,14 +104,14 @@ class Lookahead(Optimizer):
         """The plan for the current parameters, rebuilt only when they, their storage or ``state`` changed."""
         params = self._params()
         if self._plan is None or not self._plan.fits(params, self.state):
-            fast = [p for p in params if p in self.state]
-            slow = [self.state[p]["slow_param"] for p in fast]
+            joined = [p for p in params if p in self.state]
+            fast, slow = _coalesced(joined, self.state)
             grouped = Optimizer._group_tensors_by_device_and_dtype([fast, slow]) if fast else {}
             blocks = [block for (f, s), _ in grouped.values() for block in _blocks(f, s)]
             whole = {id(t) for block_fast, _ in blocks for t in block_fast}
-            split = [p for p in fast if id(p) not in whole]
-            storage = [p.data_ptr() for p in split]
-            self._plan = _SyncPlan(params, split, storage, self.state, len(fast) == len(params), blocks)
+            watched = [p for p in joined if id(p) not in whole]
+            storage = [p.data_ptr() for p in watched]
+            self._plan = _SyncPlan(params, watched, storage, self.state, len(joined) == len(params), blocks)
         return self._plan
 
     def _join_new_params(self) -> None:
@@ -152,3 +153,52 @@ class Lookahead(Optimizer):
             p = params[int(index)]
             self.state[p]["slow_param"] = slow.to(dtype=p.dtype, device=p.device)
         self._steps = int(state_dict["step"])
+
+
+@torch.no_grad()
+def _coalesced(params: list[torch.Tensor], state: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The fast and slow weights to sync, runs of parameters that tile one buffer joined into one tensor.
+
+    An optimizer that keeps its parameters in a flat buffer (``Lion(flat=True)``, apex's and
+    DeepSpeed's flat groups) leaves them end to end in one storage. Such a run is synced as
+    one view of that storage, and its slow weights are moved into one buffer to match (each
+    parameter's ``slow_param`` becoming a view of it): two ops per block instead of two per
+    parameter, which on a model of many small tensors is most of the sync's cost.
+    """
+    def place(p: torch.Tensor) -> tuple[int, int]:
+        return p.untyped_storage().data_ptr(), p.storage_offset()
+
+    runs: list[list[torch.Tensor]] = []
+    for p in sorted(params, key=place):
+        last = runs[-1][-1] if runs else None
+        follows = (
+            last is not None
+            and p.is_contiguous()
+            and last.is_contiguous()
+            and p.dtype == last.dtype
+            and place(p) == (last.untyped_storage().data_ptr(), last.storage_offset() + last.numel())
+        )
+        if follows:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    fast, slow = [], []
+    for run in runs:
+        if len(run) == 1:
+            fast.append(run[0])
+            slow.append(state[run[0]]["slow_param"])
+            continue
+        total = sum(p.numel() for p in run)
+        first = run[0]
+        fast.append(torch.empty(0, dtype=first.dtype, device=first.device).set_(
+            first.untyped_storage(), first.storage_offset(), (total,)))  # fmt: skip
+        joined = torch.empty(total, dtype=first.dtype, device=first.device)
+        offset = 0
+        for p in run:
+            view = joined[offset : offset + p.numel()].view_as(p)
+            view.copy_(state[p]["slow_param"])
+            state[p]["slow_param"] = view
+            offset += p.numel()
+        slow.append(joined)
+    return fast, slow
+

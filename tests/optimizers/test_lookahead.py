@@ -271,3 +271,35 @@ def test_swapped_parameter_data_is_what_the_slow_weight_update_writes():
     big.data = big.data.clone()
     _steps(lookahead, [big], [torch.ones(1 << 20)], 2)  # -1 -> -3, pulled back to -2
     assert torch.equal(big.detach(), torch.full((1 << 20,), -2.0))
+
+
+def _tiling(base: torch.Tensor, sizes: list[int]) -> list[torch.nn.Parameter]:
+    """Parameters that are end-to-end views of ``base``, as an optimizer with a flat buffer leaves them."""
+    offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+    return [torch.nn.Parameter(base[o : o + n]) for o, n in zip(offsets, sizes)]
+
+
+def test_parameters_that_tile_one_buffer_are_synced_as_one_and_the_results_do_not_change():
+    sizes = [5, 1, 0, 7, 3]
+    tiled = _tiling(torch.zeros(16), sizes)
+    apart = [torch.zeros(n, requires_grad=True) for n in sizes]
+    optimizers = [Lookahead(torch.optim.SGD(params, lr=1.0), k=2, alpha=0.5) for params in (tiled, apart)]
+    for step in range(6):
+        for params, optimizer in zip((tiled, apart), optimizers):
+            for i, p in enumerate(params):
+                p.grad = torch.full_like(p, float(step + i))
+            optimizer.step()
+        assert all(torch.equal(a, b) for a, b in zip(tiled, apart))
+    slow = [optimizers[0].state[p]["slow_param"] for p in tiled]
+    assert len({s.untyped_storage().data_ptr() for s in slow}) == 1  # moved into one buffer
+    assert sum(len(block_fast) for block_fast, _ in optimizers[0]._plan.blocks) == 1
+    torch.testing.assert_close(torch.cat(slow), torch.cat([optimizers[1].state[p]["slow_param"] for p in apart]))
+
+
+def test_a_tiled_parameter_given_new_storage_is_synced_in_its_new_place():
+    tiled = _tiling(torch.zeros(8), [3, 5])
+    lookahead = Lookahead(torch.optim.SGD(tiled, lr=1.0), k=2, alpha=0.5)
+    _steps(lookahead, tiled, [torch.ones(3), torch.ones(5)], 2)  # 0 -> -2, pulled back to -1
+    tiled[0].data = tiled[0].data.clone()  # as an optimizer laying its buffer out again does
+    _steps(lookahead, tiled, [torch.ones(3), torch.ones(5)], 2)  # -1 -> -3, pulled back to -2
+    assert torch.equal(torch.cat([p.detach() for p in tiled]), torch.full((8,), -2.0))
