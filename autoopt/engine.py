@@ -207,8 +207,7 @@ class _Search:
         if number in self.interrupted:
             outcome.state, outcome.reason = FAIL, self.interrupted.pop(number)
         elif outcome.state == FAIL and str(outcome.reason).startswith(DIVERGED_REASON):
-            outcome.state = PRUNED
-            trial.set_constraint(DIVERGED_CONSTRAINT, 1.0)
+            outcome.state = PRUNED  # a verdict on the configuration: see the module docstring
         attrs = {record.CURVE: outcome.curve, record.TRAIN_LOSS: outcome.train_loss,
                  record.EPOCHS_RUN: len(outcome.curve), record.WALL_TIME: outcome.wall_time_s, record.ENV: outcome.env}
         if outcome.state == PRUNED and record.PRUNE_REASON not in trial.user_attrs:
@@ -220,6 +219,8 @@ class _Search:
         self.result.epochs_trained += len(outcome.curve)
         try:
             set_user_attrs(trial, attrs)
+            if outcome.state == PRUNED and str(outcome.reason).startswith(DIVERGED_REASON):
+                trial.set_constraint(DIVERGED_CONSTRAINT, 1.0)
             self.tell(trial, outcome)
         except optuna.exceptions.UpdateFinishedTrialError:
             # Another search took this trial for stale (our heartbeats stopped longer than the grace
