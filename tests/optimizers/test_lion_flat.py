@@ -150,3 +150,23 @@ def test_any_pattern_of_missing_gradients_steps_as_the_single_tensor_rule(shapes
                 optimizer.step()
         (flat, _), (single, _) = sides.values()
         assert all(torch.equal(a, b) for a, b in zip(flat, single))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's own imports
+def test_a_compiled_model_trains_the_same_with_the_flat_path():
+    """torch.compile'd modules read their parameters as graph inputs: re-pointing them must be seen."""
+    torch.manual_seed(0)
+    base = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    trained = []
+    for flat in (True, False):
+        model = copy.deepcopy(base)
+        forward = torch.compile(model)
+        optimizer = Lion(model.parameters(), lr=1e-2, flat=flat)
+        batches = torch.Generator().manual_seed(1)
+        for _ in range(6):
+            optimizer.zero_grad()
+            forward(torch.randn(32, 8, generator=batches)).pow(2).mean().backward()
+            optimizer.step()
+        trained.append([p.detach() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*trained))
+    assert not torch.equal(trained[0][0], base[0].weight)
