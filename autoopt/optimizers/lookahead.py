@@ -201,4 +201,3 @@ def _coalesced(params: list[torch.Tensor], state: dict) -> tuple[list[torch.Tens
             offset += p.numel()
         slow.append(joined)
     return fast, slow
-

@@ -16,7 +16,6 @@ import pytest
 from postgres_support import delete_studies, postgres_url
 
 
-
 @pytest.fixture
 def write_model(tmp_path: Path):
     """Write a model file from source into tmp_path; returns its path."""
