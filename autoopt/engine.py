@@ -70,7 +70,6 @@ MAX_CONSECUTIVE_FAILURES = 10
 POLL_SECONDS = 0.25
 OOM_REASON = "out of memory"  # the runner's fail_reason prefix for MemoryError / CUDA OOM
 OOM_CONSTRAINT = "batch_size_fits"
-DIVERGED_REASON = "diverged"  # the runner's and the fused executor's fail_reason prefix for NaN / inf
 DIVERGED_CONSTRAINT = "converges"
 
 
@@ -206,7 +205,7 @@ class _Search:
             return
         if number in self.interrupted:
             outcome.state, outcome.reason = FAIL, self.interrupted.pop(number)
-        elif outcome.state == FAIL and str(outcome.reason).startswith(DIVERGED_REASON):
+        elif outcome.state == FAIL and record.diverged(outcome.reason):
             outcome.state = PRUNED  # a verdict on the configuration: see the module docstring
         attrs = {record.CURVE: outcome.curve, record.TRAIN_LOSS: outcome.train_loss,
                  record.EPOCHS_RUN: len(outcome.curve), record.WALL_TIME: outcome.wall_time_s, record.ENV: outcome.env}
@@ -219,7 +218,7 @@ class _Search:
         self.result.epochs_trained += len(outcome.curve)
         try:
             set_user_attrs(trial, attrs)
-            if outcome.state == PRUNED and str(outcome.reason).startswith(DIVERGED_REASON):
+            if outcome.state == PRUNED and record.diverged(outcome.reason):
                 trial.set_constraint(DIVERGED_CONSTRAINT, 1.0)
             self.tell(trial, outcome)
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -239,7 +238,7 @@ class _Search:
         elif outcome.state == PRUNED:
             self.study.tell(trial, state=TrialState.PRUNED)
             self.result.pruned += 1
-            if str(outcome.reason).startswith(DIVERGED_REASON):
+            if record.diverged(outcome.reason):
                 self.result.diverged += 1
                 self.result.failures.append(f"trial {trial.number}: {outcome.reason}")
                 self.consecutive_failures += 1

@@ -97,7 +97,7 @@ def _role(trial: FrozenTrial) -> str:
 def _diverged(trial: FrozenTrial) -> bool:
     # Stored pruned (a verdict on the configuration); studies from before that change stored it failed.
     reason = trial.user_attrs.get(record.PRUNE_REASON) or trial.user_attrs.get(record.FAIL_REASON) or ""
-    return str(reason).startswith("diverged")
+    return record.diverged(reason)
 
 
 def leaderboard(trials: list[FrozenTrial], maximize: bool) -> list[OptimizerSummary]:

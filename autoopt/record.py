@@ -36,6 +36,7 @@ WALL_TIME = "wall_time_s"
 ENV = "env"
 FAIL_REASON = "fail_reason"
 PRUNE_REASON = "prune_reason"
+DIVERGED = "diverged"  # how the reason of a trial whose loss or value became NaN or inf begins
 RETRY_OF = "retry_of"
 ATTEMPT = "attempt"
 OOM_RETRY_OF = "oom_retry_of"
@@ -46,3 +47,8 @@ ROLE_CONFIRM = "confirm"
 
 STUDY_INFO = "autoopt"
 LR_RANGE_TEST = "lr_range_test"  # autoopt.calibrate.RangeTest as JSON, on studies that ran one
+
+
+def diverged(reason: object) -> bool:
+    """Whether a trial's ``prune_reason`` or ``fail_reason`` says its loss or value became NaN or inf."""
+    return str(reason).startswith(DIVERGED)

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from autoopt import record
 from autoopt.data import Data
 from autoopt.optimizers import build
 from autoopt.space import TrialConfig
@@ -180,7 +181,7 @@ def run_trial(task: Task, data: Data | None, job: TrialJob, reporter: Reporter, 
         out.state, out.reason = PRUNED, str(stop)
         out.value = out.curve[-1] if out.curve else None
     except Diverged as exc:
-        out.state, out.reason = FAIL, f"diverged: {exc}"
+        out.state, out.reason = FAIL, f"{record.DIVERGED}: {exc}"
     except (MemoryError, torch.cuda.OutOfMemoryError) as exc:
         out.state, out.reason = FAIL, f"out of memory at batch size {job.config.batch_size}: {exc}".strip()
     except TimeoutError as exc:

@@ -30,6 +30,7 @@ import optuna
 import torch
 
 import autoopt
+from autoopt import record
 from autoopt.data import load_data
 from autoopt.errors import UserError
 from autoopt.optimizers import registry
@@ -64,7 +65,7 @@ class Trainer:
         job = TrialJob(0, config, seed, self.epochs)
         out = run_trial(self.task, self.data, job, lambda e, v, t: bool(report and report(e, v)), device=torch.device("cpu"))
         value = out.value if out.state == COMPLETE else None
-        return value, max(len(out.curve), 1), str(out.reason).startswith("diverged")
+        return value, max(len(out.curve), 1), record.diverged(out.reason)
 
     def retrained(self, config: TrialConfig) -> float:
         values = [self.train(config, seed)[0] for seed in RETRAIN_SEEDS]
@@ -124,8 +125,8 @@ def run_autoopt(trainer: Trainer, name: str, seed: int, budget: int, batch_sizes
     points, best, diverged = [], None, 0
     for t in sorted(study.trials, key=lambda t: t.datetime_complete or t.datetime_start):
         total += t.user_attrs.get("epochs_run", 0)
-        reason = t.user_attrs.get("prune_reason") or t.user_attrs.get("fail_reason") or ""
-        diverged += t.user_attrs.get("epochs_run", 0) if reason.startswith("diverged") else 0
+        reason = t.user_attrs.get(record.PRUNE_REASON) or t.user_attrs.get(record.FAIL_REASON)
+        diverged += t.user_attrs.get(record.EPOCHS_RUN, 0) if record.diverged(reason) else 0
         if t.state == optuna.trial.TrialState.COMPLETE and t.user_attrs.get("role") == "search":
             if best is None or trainer.better(t.value, best):
                 best = t.value

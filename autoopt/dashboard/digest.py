@@ -76,7 +76,11 @@ class LeaderboardRow:
     plain: OptimizerSummary | None
     lookahead: OptimizerSummary | None
     states: dict[str, int]  # its search trials per state name
-    diverged: int = 0  # of those, how many ended because their loss or value became NaN or inf
+
+    @property
+    def diverged(self) -> int:
+        """How many of its search trials diverged (NaN or inf), as ``autoopt recommend`` counts them."""
+        return sum(summary.diverged for summary in (self.plain, self.lookahead) if summary is not None)
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,6 @@ def leaderboard(
                 plain=summaries.get((optimizer, False)),
                 lookahead=summaries.get((optimizer, True)),
                 states=dict(Counter(t.state for t in group)),
-                diverged=sum(str(t.reason).startswith("diverged") for t in group),
             )
         )
     return sorted(rows, key=lambda row: (key(row.best), row.optimizer))

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from autoopt import record
 from autoopt.data import Data
 from autoopt.executors.base import Event, Finished, Report
 from autoopt.executors.inline import InlineExecutor
@@ -216,9 +217,9 @@ class FusedExecutor(InlineExecutor):
             if epoch.failure:
                 self._finish(member, FAIL, epoch.failure)
             elif not math.isfinite(loss):
-                self._finish(member, FAIL, f"diverged: training loss became {loss} in epoch {member.epoch}")
+                self._finish(member, FAIL, f"{record.DIVERGED}: training loss became {loss} in epoch {member.epoch}")
             elif not math.isfinite(value):
-                self._finish(member, FAIL, f"diverged: validation value became {value} after epoch {member.epoch}")
+                self._finish(member, FAIL, f"{record.DIVERGED}: validation value became {value} after epoch {member.epoch}")
             elif job.time_limit_s and time.perf_counter() - member.started > job.time_limit_s:
                 self._finish(member, FAIL, f"timeout: exceeded the per-trial limit of {job.time_limit_s:g} s at epoch {member.epoch}")
             else:
