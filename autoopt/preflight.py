@@ -36,12 +36,18 @@ def _check_shapes(task: Task, output: Any, target: Any) -> None:
             f"{tuple(target.shape)}; the default MSE loss would broadcast them silently. Make the shapes match "
             "(e.g. return targets of shape (N, 1)), or define `loss_fn(output, target)`."
         )
-    if not target.is_floating_point() and (output.dim() != 2 or target.dim() != 1):
+    if not target.is_floating_point() and not _class_indices_fit(output, target):
         raise UserError(
             f"{task.path}: for integer targets the default loss is cross-entropy, which needs model output "
-            f"(N, classes) and targets (N,), but got output {tuple(output.shape)} and target {tuple(target.shape)}. "
+            "(N, classes) with targets (N,), or (N, classes, d1, ...) with targets (N, d1, ...) for sequences and "
+            f"images, but got output {tuple(output.shape)} and target {tuple(target.shape)}. "
             "Fix the shapes, or define `loss_fn(output, target)`."
         )
+
+
+def _class_indices_fit(output: torch.Tensor, target: torch.Tensor) -> bool:
+    """Whether ``F.cross_entropy(output, target)`` takes these shapes as logits and class indices."""
+    return output.dim() >= 2 and target.shape == output.shape[:1] + output.shape[2:]
 
 
 def _scalar(task: Task, what: str, value: Any) -> float:

@@ -40,7 +40,7 @@ MODEL_MISTAKES = {
                            ": the model's output has shape (8, 1) but the float target has shape (8,)",
                            "define `loss_fn(output, target)`"),
     "integer-target-shape": (DATA + "y = torch.randint(0, 3, (32, 1))\n" + PAIR + LINEAR, [],
-                             "default loss is cross-entropy, which needs model output (N, classes) and targets (N,)"),
+                             "default loss is cross-entropy, which needs model output (N, classes) with targets (N,)"),
     "loss-not-scalar": (REGRESSION + "def loss_fn(output, target):\n    return (output - target) ** 2\n", [],
                         ": the loss must be a scalar tensor, but it is (8, 1); reduce it with `.mean()`."),
     "loss-not-a-tensor": (REGRESSION + "def loss_fn(output, target):\n    return 0.5\n", [],

@@ -159,3 +159,55 @@ def test_kept_model_files_keep_the_contract():
     for name in ("blobs", "line", "crashy", "slow"):
         task = load_task(model_path(name))
         assert task.build_model is not None and task.datasets is not None
+
+
+SEQUENCE_MODEL = """\
+import torch
+from torch import nn
+epochs = 2
+
+class Tagger(nn.Module):
+    # Logits (N, classes, T), as F.cross_entropy takes them for sequences.
+    def __init__(self):
+        super().__init__()
+        self.embed, self.gru, self.out = nn.Embedding(7, 8), nn.GRU(8, 8, batch_first=True), nn.Linear(8, 7)
+    def forward(self, x):
+        hidden, _ = self.gru(self.embed(x))
+        return self.out(hidden).transpose(1, 2)
+
+def build_model():
+    return Tagger()
+
+def datasets():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 7, (48, 6), generator=g)
+    return torch.utils.data.TensorDataset(x[:32], x[:32].roll(1, 1)), torch.utils.data.TensorDataset(x[32:], x[32:].roll(1, 1))
+"""
+
+SEGMENTATION_MODEL = """\
+import torch
+epochs = 2
+def build_model():
+    return torch.nn.Conv2d(1, 3, 3, padding=1)  # logits (N, classes, H, W)
+def datasets():
+    x = torch.randn(24, 1, 5, 5, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long() + (x[:, 0] > 1).long()
+    return torch.utils.data.TensorDataset(x[:16], y[:16]), torch.utils.data.TensorDataset(x[16:], y[16:])
+"""
+
+
+@pytest.mark.parametrize("source", [SEQUENCE_MODEL, SEGMENTATION_MODEL], ids=["sequence-NCT", "segmentation-NCHW"])
+def test_preflight_accepts_every_shape_cross_entropy_takes_as_class_indices(write_model, source):
+    from autoopt.preflight import preflight
+
+    task = load_task(write_model(source))
+    data = preflight(task, torch.device("cpu"))
+    assert data is not None and len(data.train) in (16, 32)
+
+
+def test_preflight_refuses_class_indices_that_would_not_line_up(write_model):
+    from autoopt.preflight import preflight
+
+    task = load_task(write_model(SEQUENCE_MODEL.replace("x[:32].roll(1, 1)", "x[:32, :5]")))
+    with pytest.raises(UserError, match=r"\(N, classes, d1, \.\.\.\) with targets \(N, d1, \.\.\.\)"):
+        preflight(task, torch.device("cpu"))
