@@ -55,7 +55,8 @@ def search(
     model_file: Annotated[Path, typer.Argument(help="Your model.py (or a study .toml whose [study].model names it)")],
     study: Annotated[str | None, typer.Option(help="Study name [default: the model file's stem]")] = None,
     storage: StorageOpt = None,
-    trials: Annotated[int | None, typer.Option(help="Search trials in the study, resumed runs included [default: 30]")] = None,
+    budget: Annotated[int | None, typer.Option(help="Full trainings (E epochs each) the study may spend: range test, screen, search and confirmations together; resumed runs included [default: 30]")] = None,
+    trials: Annotated[int | None, typer.Option(help="At most this many screen and search trials, resumed runs included [default: no limit but --budget]")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs per trial [default: the model file's `epochs`, else 10]")] = None,
     timeout: Annotated[float | None, typer.Option(help="Time budget of the whole search, in seconds")] = None,
     trial_timeout: Annotated[float | None, typer.Option(help="Time limit of one trial, in seconds")] = None,
@@ -70,10 +71,11 @@ def search(
     batch_sizes: Annotated[str | None, typer.Option(help="Comma-separated batch sizes, e.g. 32,64,128")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Narrow or fix a hyperparameter: adam.lr=1e-4:1e-2, lion.beta1=0.9")] = None,
     sampler: Annotated[str | None, typer.Option(help="tpe (default) or random")] = None,
-    pruner: Annotated[str | None, typer.Option(help="asha (default), hyperband or none")] = None,
-    confirm_top: Annotated[int | None, typer.Option(help="Re-train this many best configurations on fresh seeds [default: 3]")] = None,
-    confirm_seeds: Annotated[int | None, typer.Option(help="Fresh seeds per re-trained configuration [default: 2]")] = None,
-    warm_start: Annotated[bool | None, typer.Option("--warm-start/--no-warm-start", help="Try every optimizer at its defaults first [default: on]")] = None,
+    pruner: Annotated[str | None, typer.Option(help="auto (prune only at epochs whose rankings held until the end; default), asha, hyperband or none")] = None,
+    confirm_top: Annotated[int | None, typer.Option(help="Re-train this many best configurations on fresh seeds [default: 5]")] = None,
+    confirm_seeds: Annotated[int | None, typer.Option(help="Seeds each re-trained configuration reaches; the leaders get twice as many [default: 2]")] = None,
+    warm_start: Annotated[bool | None, typer.Option("--warm-start/--no-warm-start", help="Screen every optimizer at its defaults, all epochs, first [default: on]")] = None,
+    race: Annotated[bool | None, typer.Option("--race/--no-race", help="Search only the optimizers whose screen came within noise of the best [default: on]")] = None,
     calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help="Scale the warm starts' learning rates by a short range test first [default: on]")] = None,
     backend: Annotated[str | None, typer.Option(help="local (default) or ray")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address: auto, ray://HEAD:10001 [default: start a local Ray]")] = None,
@@ -84,16 +86,16 @@ def search(
 
     Examples:
 
-      autoopt search model.py --trials 40 --epochs 10
+      autoopt search model.py --budget 30 --epochs 10
 
       autoopt search model.py --optimizers adam,lion --set adam.lr=1e-4:1e-2 --jobs 2
 
       autoopt search studies/digits.toml --storage postgresql://user@host/db
     """
-    flags = {"study": study, "storage": storage, "trials": trials, "epochs": epochs, "timeout": timeout,
+    flags = {"study": study, "storage": storage, "budget": budget, "trials": trials, "epochs": epochs, "timeout": timeout,
              "trial_timeout": trial_timeout, "retries": retries, "epoch_budget": epoch_budget, "seed": seed, "jobs": jobs, "sampler": sampler, "pruner": pruner,
              "confirm_top": confirm_top, "confirm_seeds": confirm_seeds, "warm_start": warm_start,
-             "calibrate": calibrate,
+             "race": race, "calibrate": calibrate,
              "backend": backend, "address": address, "cpus_per_trial": cpus_per_trial,
              "gpus_per_trial": gpus_per_trial, "fuse": int(fuse) if fuse and fuse.isdigit() else fuse}  # fmt: skip
     table = _parse_set(set_ or [])

@@ -34,7 +34,7 @@ trials that were already running when the last slot was taken.
 
 from __future__ import annotations
 
-import json
+import math
 import random
 import time
 import warnings
@@ -44,7 +44,7 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import __version__, record
+from autoopt import __version__, phases, record
 from autoopt.errors import UserError
 from autoopt.calibrate import lr_range_test
 from autoopt.data import Data
@@ -56,6 +56,7 @@ from autoopt.optimizers import registry
 from autoopt.fused.members import ask_member, fused_size, member_params
 from autoopt.preflight import preflight
 from autoopt.progress import Progress, SilentProgress
+from autoopt.pruning import TrustedRungPruner, make_pruner
 from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, pick_device
 from autoopt.space import default_params, suggest_config, warm_start_order
 from autoopt.spec import DEFAULT_EPOCHS, StudySpec
@@ -103,14 +104,6 @@ def smallest_oom_batch_size(study: optuna.Study) -> int | None:
     return min(sizes, default=None)
 
 
-def make_pruner(spec: StudySpec, epochs: int) -> optuna.pruners.BasePruner:
-    if spec.pruner == "none" or epochs < 3:
-        return optuna.pruners.NopPruner()
-    if spec.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-
-
 def _open_study(spec: StudySpec, task: Task, epochs: int, storage: optuna.storages.BaseStorage) -> tuple[optuna.Study, bool]:
     existing = {s.study_name: s for s in storage.get_all_studies()}
     old = existing.get(spec.study_name)
@@ -119,7 +112,7 @@ def _open_study(spec: StudySpec, task: Task, epochs: int, storage: optuna.storag
             f"study {spec.study_name!r} in --storage already exists and {old.direction.name.lower()}s, but "
             f"{task.path.name} asks to {task.direction}; pick another --study name."
         )
-    sampler, pruner = make_sampler(spec), make_pruner(spec, epochs)
+    sampler, pruner = make_sampler(spec), make_pruner(spec.pruner, epochs)
     try:  # of several searches starting the same study at once, exactly one creates it
         study = optuna.create_study(study_name=spec.study_name, storage=storage, sampler=sampler, pruner=pruner,
                                     direction=task.direction)  # fmt: skip
@@ -162,12 +155,13 @@ class _Search:
             trial.set_constraint(OOM_CONSTRAINT, 1.0)
             config = replace(config, batch_size=batch_size)
         role = trial.user_attrs.get(record.ROLE, record.ROLE_SEARCH)
+        phase = trial.user_attrs.get(record.PHASE) or (record.PHASE_SEARCH if role == record.ROLE_SEARCH else record.PHASE_CONFIRM)
         seed = (self.seed_base + 7919 * trial.number) % 2**31
         attrs = {record.OPTIMIZER: config.optimizer, record.OPTIMIZER_KWARGS: config.optimizer_kwargs,
                  record.LOOKAHEAD: config.lookahead, record.BATCH_SIZE: config.batch_size, record.SEED: seed,
-                 record.ROLE: role}  # the owner was written with RUNNING (DriverStorage)  # fmt: skip
+                 record.ROLE: role, record.PHASE: phase}  # the owner was written with RUNNING (DriverStorage)  # fmt: skip
         set_user_attrs(trial, attrs, first_heartbeat=True)
-        prunable = role == record.ROLE_SEARCH
+        prunable = phase == record.PHASE_SEARCH
         job = TrialJob(trial.number, config, seed, self.epochs, prunable, self.spec.trial_timeout)
         self.running[trial.number] = trial
         self.executor.submit(job)
@@ -192,10 +186,13 @@ class _Search:
             # --trials and a resumed search runs a trial in its place.
             stop = True
             self.interrupted[event.number] = f"interrupted after epoch {event.epoch}: the search's --timeout ran out"
-        elif trial.user_attrs.get(record.ROLE) == record.ROLE_SEARCH and trial.should_prune():
+        elif trial.user_attrs.get(record.PHASE) == record.PHASE_SEARCH and trial.should_prune():
             stop = True
-            trial.set_user_attr(record.PRUNE_REASON, f"pruned after epoch {event.epoch}: {event.value:.4g} trailed "
-                                f"the trials that reached this epoch ({type(self.study.pruner).__name__})")  # fmt: skip
+            pruner = self.study.pruner
+            reason = pruner.reason if isinstance(pruner, TrustedRungPruner) else (
+                f"pruned after epoch {event.epoch}: {event.value:.4g} trailed the trials that reached this epoch "
+                f"({type(pruner).__name__})")  # fmt: skip
+            trial.set_user_attr(record.PRUNE_REASON, reason)
         self.executor.answer(event.number, stop)
         self.progress.trial_epoch(event.number, event.epoch, self.epochs, event.value)
 
@@ -260,7 +257,8 @@ class _Search:
             size = failed.user_attrs[record.BATCH_SIZE]
             self.oom_batch_size = min(size, self.oom_batch_size or size)
             if size >= 2 and failed.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH:
-                attrs = {record.ROLE: record.ROLE_SEARCH, record.OOM_RETRY_OF: failed.number, record.BATCH_SIZE: size // 2}
+                attrs = {record.ROLE: record.ROLE_SEARCH, record.OOM_RETRY_OF: failed.number, record.BATCH_SIZE: size // 2,
+                         record.PHASE: phases.phase_of(failed)}  # fmt: skip
                 self.study.enqueue_trial(failed.params, user_attrs=attrs)
                 self.result.retried += 1
 
@@ -289,16 +287,94 @@ class _Search:
                 "rates), then run the same command again: finished trials are kept."
             )
 
+    # ---- the phases (autoopt.phases decides, this loop runs) ----------------------------------
+
+    def epochs_spent(self) -> float:
+        """Epochs the whole study has trained (the range test included): what --budget counts."""
+        trials = self.study.get_trials(deepcopy=False)
+        test = self.study.user_attrs.get(record.LR_RANGE_TEST) or {}
+        return float(test.get("epochs", 0.0)) + sum(t.user_attrs.get(record.EPOCHS_RUN, 0) for t in trials)
+
+    def affordable(self, reserve: int = 0) -> bool:
+        """Whether one more full training fits the budget, with ``reserve`` trainings kept for later phases
+        and every running trial counted as if it trains to the end."""
+        needed = (len(self.running) + 1 + reserve) * self.epochs
+        return self.epochs_spent() + needed <= self.spec.budget * self.epochs + 1e-9
+
+    def can_start(self, counted: int) -> bool:
+        return (len(self.running) < self.executor.slots and not self.out_of_time() and not self.out_of_epochs()
+                and (self.spec.trials is None or counted + len(self.running) < self.spec.trials))  # fmt: skip
+
+    def confirm_reserve(self) -> int:
+        """Trainings the confirm phase will want: a seed more for each candidate, then more for the leaders."""
+        top, seeds = self.spec.confirm_top, self.spec.confirm_seeds
+        if not top or seeds < 2:
+            return 0
+        return top * (seeds - 1) + phases.LEADERS * seeds
+
+    def plan(self) -> phases.Plan:
+        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
+        plan = phases.plan_of(self.study.get_trials(deepcopy=False), budget=self.spec.budget, epochs=self.epochs,
+                              maximize=maximize, race=self.spec.race)  # fmt: skip
+        self.study.set_user_attr(record.SEARCH_PLAN, plan.to_json())
+        return plan
+
+    def run_screen_phase(self, scale: float) -> None:
+        """Every family at its calibrated defaults, the full epochs, never pruned; one not yet
+        finished (never run, or interrupted) is run now."""
+        missing = self.screens_missing()
+        self.progress.phase(f"screening {len(missing)} optimizers at their defaults, all {self.epochs} epochs",
+                            len(missing))  # fmt: skip
+        while missing or self.running:
+            counted = self.counted(fresh=bool(missing) and len(self.running) < self.executor.slots)
+            while missing and self.can_start(counted):
+                params = default_params(self.spec.space, missing.pop(0), scale)
+                self.start_trial(ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH,
+                                                                 record.PHASE: record.PHASE_SCREEN}))  # fmt: skip
+            if not self.can_start(counted) and len(self.running) < self.executor.slots:
+                missing.clear()  # out of --trials or time: what ran is kept, a resumed search runs the rest
+            if self.running:
+                self.pump()
+
+    def screens_missing(self) -> list[str]:
+        """Families without a screen trial that finished (complete, or pruned as diverged) or is under way."""
+        done = {t.user_attrs.get(record.OPTIMIZER) for t in self.study.get_trials(deepcopy=False)
+                if phases.phase_of(t) == record.PHASE_SCREEN
+                and t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)}  # fmt: skip
+        waiting = {t.params.get("optimizer") for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+        return [name for name in warm_start_order(self.spec.space) if name not in done | waiting]
+
     def run_search_phase(self) -> None:
+        self.progress.phase("searching inside the surviving optimizers", 0)
         while True:
             counted = self.counted(fresh=len(self.running) < self.executor.slots)
-            while (len(self.running) < self.executor.slots and counted + len(self.running) < self.spec.trials
-                   and not self.out_of_time() and not self.out_of_epochs()):  # fmt: skip
-                self.start_trial(self.fused_member())
+            while self.can_start(counted) and self.affordable(self.confirm_reserve()):
+                self.start_trial(self.next_search_trial())
             if not self.running:
                 break
             self.pump()
-        self.result.timed_out = self.out_of_time() and counted < self.spec.trials
+        self.result.timed_out = self.out_of_time()
+
+    def next_search_trial(self) -> optuna.Trial | None:
+        """A queued trial (a retry) first; else the next point inside the race's survivors; None: TPE's ask."""
+        member = self.fused_member()
+        if member is not None or not self.spec.warm_start:
+            return member
+        if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return None  # ask() takes the queued trial
+        trials = self.study.get_trials(deepcopy=False)
+        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
+        runs = phases.runs_of(trials)
+        plan = self.plan()
+        if not plan.survivors:
+            return None
+        searched = [t for t in trials if phases.phase_of(t) == record.PHASE_SEARCH]
+        family = min(plan.survivors, key=lambda f: (sum(t.user_attrs.get(record.OPTIMIZER) == f or
+                                                        t.params.get("optimizer") == f for t in searched),
+                                                    plan.survivors.index(f)))  # fmt: skip
+        tried = [t.params for t in trials if t.params.get("optimizer") == family and phases.phase_of(t) != record.PHASE_CONFIRM]
+        params = phases.next_in_family(family, runs, tried, self.spec.space, maximize)
+        return ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH, record.PHASE: record.PHASE_SEARCH})
 
     def counted(self, *, fresh: bool) -> int:
         """Finished search trials of the whole study: other searches on it included, read now
@@ -309,23 +385,44 @@ class _Search:
         return _counted(self.study)
 
     def fused_member(self) -> optuna.Trial | None:
-        """A trial for a fused group's free slot (its family and batch size), or None for a plain ask."""
+        """A trial for a fused group's free slot (its family and batch size), or None."""
         if not isinstance(self.executor, FusedExecutor):
             return None
-        # Queued trials (warm starts) come first: a running group is refilled only when none wait.
+        # Queued trials (retries) come first: a running group is refilled only when none wait.
         waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         key = self.executor.wanted_key(refill=not waiting)
         if key is None:
             return None
-        return ask_member(self.study, member_params(key, self.spec.space), {record.ROLE: record.ROLE_SEARCH})
+        attrs = {record.ROLE: record.ROLE_SEARCH, record.PHASE: record.PHASE_SEARCH}
+        return ask_member(self.study, member_params(key, self.spec.space), attrs)
 
-    def run_confirm_phase(self, pending: list[tuple[dict, int]]) -> None:
+    def run_confirm_phase(self) -> None:
+        """Fresh seeds for the top configurations (one per surviving family among them), then for
+        the leaders and whatever ties them, while the budget lasts."""
+        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
+        top, seeds = self.spec.confirm_top, self.spec.confirm_seeds
+        survivors = self.plan().survivors
+        first = phases.confirm_round(self.study.get_trials(deepcopy=False), maximize, candidates=top, seeds=seeds,
+                                     families=survivors)  # fmt: skip
+        self.progress.phase(f"confirming the top {top} on {seeds} seeds each", len(first))
+        self.run_confirmations(first)
+        for _ in range(2):  # the leaders, then whatever still ties the leader
+            trials = self.study.get_trials(deepcopy=False)
+            tolerance = 2 * (phases.noise(trials, self.epochs) or 0.0) / math.sqrt(2 * seeds)
+            more = phases.leaders_round(trials, maximize, seeds=2 * seeds, tolerance=tolerance)
+            if not more or self.out_of_time() or not self.affordable():
+                break
+            self.progress.phase(f"confirming the leaders on {2 * seeds} seeds each", len(more))
+            self.run_confirmations(more)
+
+    def run_confirmations(self, pending: list[tuple[dict, int]]) -> None:
         while pending or self.running:
-            while pending and len(self.running) < self.executor.slots and not self.out_of_time():
+            while pending and len(self.running) < self.executor.slots and not self.out_of_time() and self.affordable():
                 params, of = pending.pop(0)
-                # This very trial, not the oldest queued one (a warm start the search phase left).
-                self.start_trial(ask_member(self.study, params, {record.ROLE: record.ROLE_CONFIRM, record.CONFIRM_OF: of}))
-            if self.out_of_time():
+                attrs = {record.ROLE: record.ROLE_CONFIRM, record.PHASE: record.PHASE_CONFIRM, record.CONFIRM_OF: of}
+                # This very trial, not the oldest queued one.
+                self.start_trial(ask_member(self.study, params, attrs))
+            if self.out_of_time() or (pending and not self.running and not self.affordable()):
                 pending.clear()
             if self.running:
                 self.pump()
@@ -345,27 +442,6 @@ def _counted(study: optuna.Study) -> int:
     """Finished (complete or pruned) search trials: what ``--trials`` counts."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     return sum(t.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH for t in trials)
-
-
-def confirmations_needed(study: optuna.Study, top: int, seeds: int) -> list[tuple[dict, int]]:
-    """The best ``top`` distinct configurations, each to be re-trained until it has ``seeds`` confirmations."""
-    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-              if t.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH]  # fmt: skip
-    trials.sort(key=lambda t: t.value, reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
-    done: dict[int, int] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)):
-        if t.user_attrs.get(record.ROLE) == record.ROLE_CONFIRM:
-            done[t.user_attrs[record.CONFIRM_OF]] = done.get(t.user_attrs[record.CONFIRM_OF], 0) + 1
-    pending, seen = [], set()
-    for t in trials:
-        key = json.dumps(t.params, sort_keys=True)
-        if key in seen:
-            continue
-        seen.add(key)
-        pending += [(t.params, t.number)] * max(0, seeds - done.get(t.number, 0))
-        if len(seen) == top:
-            break
-    return pending
 
 
 def _make_executor(spec: StudySpec, task: Task, data: object, device: object, fuse: int = 1) -> Executor:
@@ -403,6 +479,11 @@ def _calibrate(spec: StudySpec, task: Task, data: Data | None, device: torch.dev
     return test.factor
 
 
+def _stored_scale(study: optuna.Study) -> float:
+    """The warm-start factor of the range test a new study ran (a resumed study screens at the same scale)."""
+    return float((study.user_attrs.get(record.LR_RANGE_TEST) or {}).get("factor", 1.0))
+
+
 def search(spec: StudySpec, *, progress: Progress | None = None) -> SearchResult:
     """Run (or resume) the search ``spec`` describes; return what happened."""
     with warnings.catch_warnings():
@@ -422,19 +503,19 @@ def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     reclaimed = fail_stale_trials(study, retries=spec.retries)
     result = SearchResult(spec.study_name, spec.storage)
     progress.begin(spec, epochs, _counted(study), reclaimed)
-    if is_new and spec.warm_start:
-        scale = _calibrate(spec, task, data, device, study, progress, result) if spec.calibrate else 1.0
-        for name in warm_start_order(spec.space):
-            study.enqueue_trial(default_params(spec.space, name, scale), user_attrs={record.ROLE: record.ROLE_SEARCH})
+    scale = 1.0
+    if spec.warm_start and spec.calibrate:
+        scale = _stored_scale(study) if not is_new else _calibrate(spec, task, data, device, study, progress, result)
     fuse = fused_size(spec, task, data, device)
     with _make_executor(spec, task, data, device, fuse) as executor:
         loop = _Search(study, spec, executor, progress, epochs, result)
         try:
+            if spec.warm_start:
+                loop.run_screen_phase(scale)
             loop.run_search_phase()
-            if spec.confirm_top and spec.confirm_seeds and not result.timed_out:
-                pending = confirmations_needed(study, spec.confirm_top, spec.confirm_seeds)
-                progress.phase(f"confirming the top {spec.confirm_top} on {spec.confirm_seeds} fresh seeds", len(pending))
-                loop.run_confirm_phase(pending)
+            if spec.confirm_top and spec.confirm_seeds >= 2 and not result.timed_out:
+                loop.run_confirm_phase()
+            loop.plan()
         except BaseException:
             loop.drain()
             raise

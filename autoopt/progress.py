@@ -57,10 +57,12 @@ class RichProgress(SilentProgress):
         self.best = "no finished trial yet"
 
     def begin(self, spec: StudySpec, epochs: int, done: int, reclaimed: int) -> None:
-        self.total, self.finished = spec.trials, done
+        self.total, self.finished = spec.trials or 0, done
         where = f"ray {spec.address or 'local'}" if spec.backend == "ray" else f"jobs {spec.jobs}"
-        self.console.print(f"[bold]autoopt[/] study [cyan]{escape(spec.study_name)}[/] · {spec.trials} trials × "
-                           f"≤{epochs} epochs · storage {escape(spec.storage)} · {where}", highlight=False)  # fmt: skip
+        cap = f" (at most {spec.trials} search trials)" if spec.trials else ""
+        self.console.print(f"[bold]autoopt[/] study [cyan]{escape(spec.study_name)}[/] · budget {spec.budget} full "
+                           f"trainings × {epochs} epochs{cap} · storage {escape(spec.storage)} · {where}",
+                           highlight=False)  # fmt: skip
         if done:
             self.console.print(f"resuming: {done} trials already finished", highlight=False)
         if reclaimed:
@@ -71,8 +73,7 @@ class RichProgress(SilentProgress):
 
     def phase(self, name: str, total: int) -> None:
         self.phase_name, self.total, self.finished = name, total, 0
-        if total:
-            self.console.print(f"{name}: {total} trials")
+        self.console.print(f"{name}" + (f": {total} trials" if total else ""), highlight=False)
 
     def calibrated(self, test: RangeTest) -> None:
         if test.suggested_lr is None:
@@ -89,7 +90,8 @@ class RichProgress(SilentProgress):
             table.add_column(column)
         for number, (label, epoch, value) in sorted(self.running.items()):
             table.add_row(str(number), label, str(epoch), "" if value is None else f"{value:.4g}")
-        head = Text(f"{self.phase_name}: {self.finished}/{self.total} done · best {self.best}")
+        done = f"{self.finished}/{self.total}" if self.total else str(self.finished)
+        head = Text(f"{self.phase_name}: {done} done · best {self.best}")
         return Group(head, table)
 
     def _refresh(self) -> None:

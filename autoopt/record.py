@@ -5,7 +5,9 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
 - ``optimizer`` (str), ``optimizer_kwargs`` (dict of constructor keywords, ``betas`` as a
   list), ``lookahead`` ({"k": int, "alpha": float} or None), ``batch_size`` (int)
 - ``seed`` (int), ``role`` ("search" or "confirm"), ``confirm_of`` (trial number a
-  confirmation re-trains)
+  confirmation re-trains), ``phase`` ("screen": a family at its calibrated defaults, the
+  full epochs, never pruned; "search": inside the families that survived the race;
+  "confirm": a fresh seed of a candidate; see ``autoopt.phases``)
 - ``curve`` (validation value per epoch), ``train_loss`` (mean training loss per epoch),
   ``epochs_run`` (int), ``wall_time_s`` (float), ``env`` (torch, python, device, host)
 - ``fail_reason`` on FAIL trials, ``prune_reason`` on PRUNED ones: one readable line.
@@ -16,7 +18,9 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
   ``batch_size`` param (see ``autoopt.engine``).
 
 Studies carry ``autoopt`` = {"version", "metric", "direction", "model_file", "epochs",
-"optimizers"}, and ``lr_range_test`` when the warm starts were calibrated by one
+"optimizers"}, ``search_plan`` (what the phases measured: the budget, the noise, which
+rungs can be trusted to prune on, the families that survived the race; ``autoopt.phases``)
+and ``lr_range_test`` when the warm starts were calibrated by one
 (``autoopt.calibrate``).
 """
 
@@ -44,8 +48,13 @@ OWNER = "owner"
 
 ROLE_SEARCH = "search"
 ROLE_CONFIRM = "confirm"
+PHASE = "phase"
+PHASE_SCREEN = "screen"
+PHASE_SEARCH = "search"
+PHASE_CONFIRM = "confirm"
 
 STUDY_INFO = "autoopt"
+SEARCH_PLAN = "search_plan"  # autoopt.phases.Plan as JSON
 LR_RANGE_TEST = "lr_range_test"  # autoopt.calibrate.RangeTest as JSON, on studies that ran one
 
 

@@ -5,7 +5,8 @@ A study file is TOML::
     [study]
     model = "digits.py"          # relative to this file
     name = "digits"              # default: the model file's stem
-    trials = 40
+    budget = 30                  # full trainings in all (range test, screen, search, confirmations)
+    trials = 40                  # at most this many screen and search trials
     epochs = 15
     timeout = 600                # seconds for the whole search
     seed = 0
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from autoopt.errors import UserError
+from autoopt.phases import DEFAULT_BUDGET
 from autoopt.space import (
     SearchSpace,
     narrow_optimizer,
@@ -42,11 +44,10 @@ from autoopt.space import (
     with_optimizers,
 )
 
-DEFAULT_TRIALS = 30
 DEFAULT_EPOCHS = 10
 SAMPLERS = ("tpe", "random")
 BACKENDS = ("local", "ray")
-PRUNERS = ("asha", "hyperband", "none")
+PRUNERS = ("auto", "asha", "hyperband", "none")
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class StudySpec:
     model_file: Path
     study_name: str
     storage: str
-    trials: int = DEFAULT_TRIALS
+    budget: int = DEFAULT_BUDGET  # full trainings (E epochs each) the whole study may spend, all phases counted
+    trials: int | None = None  # at most this many screen and search trials (finished), resumed runs included
     epochs: int | None = None  # None: the model file's `epochs`, else DEFAULT_EPOCHS
     timeout: float | None = None
     epoch_budget: int | None = None  # stop starting search trials once this many epochs were trained
@@ -65,11 +67,12 @@ class StudySpec:
     fuse: int | str = 1  # trials trained together as one vmapped model (autoopt.fused); "auto": by model size
     space: SearchSpace = field(default_factory=SearchSpace)
     sampler: str = "tpe"
-    pruner: str = "asha"
-    warm_start: bool = True  # first try every optimizer at its published defaults
+    pruner: str = "auto"  # at rungs whose early rankings held until E (autoopt.pruning)
+    warm_start: bool = True  # first screen every optimizer at its defaults, the full epochs (autoopt.phases)
+    race: bool = True  # then search only the families within noise of the best
     calibrate: bool = True  # ... their learning rates scaled by a short range test (autoopt.calibrate)
-    confirm_top: int = 3  # re-train the best few configurations ...
-    confirm_seeds: int = 2  # ... on this many fresh seeds before recommending
+    confirm_top: int = 5  # re-train the best few configurations ...
+    confirm_seeds: int = 2  # ... until each has this many seeds; the leaders get twice as many
     backend: str = "local"  # "local" (this machine) or "ray" (a Ray cluster)
     address: str | None = None  # Ray cluster address ("auto", "ray://host:10001"); None starts a local one
     cpus_per_trial: float = 1.0
@@ -77,9 +80,9 @@ class StudySpec:
 
 
 _STUDY_KEYS = {
-    "model": str, "name": str, "storage": str, "trials": int, "epochs": int, "timeout": (int, float),
+    "model": str, "name": str, "storage": str, "budget": int, "trials": int, "epochs": int, "timeout": (int, float),
     "trial_timeout": (int, float), "retries": int, "epoch_budget": int, "seed": int, "jobs": int, "fuse": (int, str), "sampler": str, "pruner": str,
-    "warm_start": bool, "calibrate": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
+    "warm_start": bool, "race": bool, "calibrate": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
     "cpus_per_trial": (int, float), "gpus_per_trial": (int, float),
 }  # fmt: skip
 _KINDS = {str: "a quoted string", int: "a whole number", bool: "true or false", (int, float): "a number",
@@ -144,7 +147,8 @@ def default_storage() -> str:
 def check_spec(spec: StudySpec) -> StudySpec:
     """Reject impossible settings, naming the flag."""
     checks = [
-        (spec.trials >= 1, f"--trials must be >= 1, but got {spec.trials}."),
+        (spec.trials is None or spec.trials >= 1, f"--trials must be >= 1, but got {spec.trials}."),
+        (spec.budget >= 1, f"--budget must be >= 1 full training, but got {spec.budget}."),
         (spec.epochs is None or spec.epochs >= 1, f"--epochs must be >= 1, but got {spec.epochs}."),
         (spec.jobs >= 1, f"--jobs must be >= 1, but got {spec.jobs}."),
         (spec.fuse == "auto" or (type(spec.fuse) is int and spec.fuse >= 1),

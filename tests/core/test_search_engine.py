@@ -42,7 +42,7 @@ def test_search_runs_the_requested_trials_and_records_each(storage_url, study_na
 
 
 def test_pruner_stops_trailing_trials_and_says_why(storage_url, study_name):
-    result = autoopt.search(make_spec("blobs", storage_url, study_name, trials=9, epochs=4))
+    result = autoopt.search(make_spec("blobs", storage_url, study_name, trials=9, epochs=4, pruner="asha"))
     pruned = by_state(trials_of(storage_url, study_name), TrialState.PRUNED)
     assert pruned and result.pruned == len(pruned)
     for t in pruned:

@@ -7,7 +7,7 @@ from core_support import model_path
 
 from autoopt import build_spec
 from autoopt.errors import UserError
-from autoopt.spec import DEFAULT_TRIALS
+from autoopt.phases import DEFAULT_BUDGET
 
 STUDY_FILE = """\
 [study]
@@ -30,7 +30,7 @@ def study_file(tmp_path):
 def test_defaults_apply_without_a_study_file(monkeypatch):
     monkeypatch.setenv("AUTOOPT_STORAGE", "sqlite:///env.db")
     spec = build_spec(model_path("blobs"))
-    assert (spec.study_name, spec.storage, spec.trials, spec.seed) == ("blobs", "sqlite:///env.db", DEFAULT_TRIALS, None)
+    assert (spec.study_name, spec.storage, spec.budget, spec.trials, spec.seed) == ("blobs", "sqlite:///env.db", DEFAULT_BUDGET, None, None)
     assert spec.epochs is None  # the engine then reads the model file's `epochs`
 
 

@@ -1,0 +1,364 @@
+"""The phases of a search, each decided from what the study has stored.
+
+1. **Screen**: every optimizer family at its (range-test-scaled) defaults, trained the full
+   epochs and never pruned. Each family gets a real value at E on the leaderboard, and the
+   curves are the evidence for everything after (Schmidt et al. 2021: trying several
+   optimizers at their defaults is about as good as tuning one).
+2. **Trust**: early epochs rank configurations the wrong way round on tasks that overfit or
+   where momentum SGD wins late (short-horizon bias, Wu et al. 2018). So before pruning at
+   a rung, the full-length curves measure how often two configurations ranked at that
+   epoch keep their order at E; the search prunes only at rungs where they agree well and
+   where no top configuration would have been pruned. A trial is judged at a rung only
+   against trials that reached E: there is no first-trial gate.
+3. **Race**: families whose best value is within the seed noise of the best family stay;
+   the search is spent inside them.
+4. **Search**: inside each surviving family, a pattern search around its incumbent (the
+   learning rate in half-decade steps, the next batch size, Lookahead on or off), then
+   TPE on that family's branch once its neighbourhood is tried.
+5. **Confirm**: the top configurations (at least one per surviving family) get fresh
+   seeds, the leaders more again, as SMAC's intensification does: the recommendation is a
+   mean over seeds, not a lucky run.
+
+Every function here reads trials and returns a decision, so a resumed or concurrent
+search re-derives the same state: a screen or confirmation that was interrupted (stored
+failed) is simply still missing, and is run again.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from autoopt import record
+from autoopt.optimizers import Range
+from autoopt.space import SearchSpace
+
+DEFAULT_BUDGET = 30  # full trainings: range test, screen, search and confirmations together
+AGREEMENT_TO_PRUNE = 0.8  # share of pairs whose order at a rung is their order at E
+MIN_CURVES_TO_PRUNE = 6  # full-length curves needed before any rung is judged
+KEEP_FRACTION = 1 / 3  # at a trusted rung, a trial must stand in the top third of the full-length ones
+RACE_MARGIN = 2.0  # families within this many noise standard deviations of the best stay in the race
+RACE_KEEP = (2, 4)  # at least / at most this many families stay
+NOISE_FLOOR = 0.005  # relative: seed noise is never assumed below 0.5% of the best value
+LR_STEP = math.sqrt(10)  # half a decade
+SAME_LR = 10**0.25  # learning rates closer than this factor count as the same point
+LEADERS = 2  # the best few confirmed configurations get more seeds again
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished search trial (screen or search) as the phases read it."""
+
+    number: int
+    family: str
+    params: dict[str, Any]
+    value: float
+    curve: tuple[float, ...]
+    phase: str
+
+
+@dataclass
+class Plan:
+    """What the phases measured, stored on the study (``search_plan``) for the screens to show."""
+
+    budget: int
+    epochs: int
+    noise: float | None = None
+    agreement: dict[str, float] = field(default_factory=dict)  # rung (as text: JSON keys) -> share of pairs
+    trusted_rungs: list[int] = field(default_factory=list)
+    survivors: list[str] = field(default_factory=list)
+    screened: dict[str, float] = field(default_factory=dict)
+    overfitting: list[str] = field(default_factory=list)  # families whose screen bottomed well before E
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def phase_of(trial: FrozenTrial) -> str:
+    """The trial's phase; trials stored before phases existed read as search or confirm by their role."""
+    phase = trial.user_attrs.get(record.PHASE)
+    if phase:
+        return str(phase)
+    return record.PHASE_CONFIRM if trial.user_attrs.get(record.ROLE) == record.ROLE_CONFIRM else record.PHASE_SEARCH
+
+
+def score(value: float, maximize: bool) -> float:
+    """Lower is better, whatever the direction."""
+    return -value if maximize else value
+
+
+def runs_of(trials: Iterable[FrozenTrial]) -> list[Run]:
+    """The complete screen and search trials."""
+    return [
+        Run(t.number, t.user_attrs[record.OPTIMIZER], dict(t.params), float(t.value),
+            tuple(t.user_attrs.get(record.CURVE) or ()), phase_of(t))
+        for t in trials
+        if t.state == TrialState.COMPLETE and phase_of(t) != record.PHASE_CONFIRM and record.OPTIMIZER in t.user_attrs
+    ]  # fmt: skip
+
+
+def seed_values(trials: Iterable[FrozenTrial]) -> dict[int, list[float]]:
+    """Each configuration's values over its seeds, keyed by the number of its original trial."""
+    values: dict[int, list[float]] = defaultdict(list)
+    for t in trials:
+        if t.state != TrialState.COMPLETE:
+            continue
+        key = t.user_attrs.get(record.CONFIRM_OF) if phase_of(t) == record.PHASE_CONFIRM else t.number
+        if key is not None:
+            values[int(key)].append(float(t.value))
+    return dict(values)
+
+
+def full_curves(trials: Iterable[FrozenTrial], epochs: int) -> list[tuple[float, ...]]:
+    """Validation curves of every complete trial that trained all ``epochs`` (confirmations too)."""
+    curves = []
+    for t in trials:
+        curve = t.user_attrs.get(record.CURVE) or ()
+        if t.state == TrialState.COMPLETE and len(curve) == epochs and all(map(math.isfinite, curve)):
+            curves.append(tuple(curve))
+    return curves
+
+
+def noise(trials: Sequence[FrozenTrial], epochs: int) -> float | None:
+    """The seed noise of a final value, as a standard deviation.
+
+    Pooled over configurations trained on several seeds once there are any; before that,
+    the epoch-to-epoch jitter of the last epochs of the full-length curves (which moves with
+    the batch order and a small validation set, as seeds do). Never below ``NOISE_FLOOR`` of
+    the best value's size.
+    """
+    groups = [v for v in seed_values(trials).values() if len(v) >= 2]
+    if groups:
+        dof = sum(len(v) - 1 for v in groups)
+        estimate = math.sqrt(sum(statistics.variance(v) * (len(v) - 1) for v in groups) / dof)
+    else:
+        jitters = []
+        for curve in full_curves(trials, epochs):
+            tail = curve[-5:]
+            if len(tail) >= 3:
+                steps = [b - a for a, b in zip(tail, tail[1:])]
+                jitters.append(statistics.pstdev(steps) / math.sqrt(2) if len(steps) > 1 else abs(steps[0]))
+        if not jitters:
+            return None
+        estimate = statistics.median(jitters)
+    finals = [abs(c[-1]) for c in full_curves(trials, epochs)]
+    floor = NOISE_FLOOR * min(finals) if finals else 0.0
+    return max(estimate, floor)
+
+
+def candidate_rungs(epochs: int) -> list[int]:
+    """Successive halving's rungs with reduction factor 3, counted back from E: E/9 and E/3."""
+    return sorted({r for r in (round(epochs / 9), round(epochs / 3)) if 1 <= r < epochs})
+
+
+def agreement(curves: Sequence[Sequence[float]], rung: int, maximize: bool, tolerance: float) -> float | None:
+    """The share of pairs, among those whose final values differ by more than ``tolerance``,
+    that are ordered at epoch ``rung`` as they are at the last epoch."""
+    agree = total = 0
+    for a, b in combinations(curves, 2):
+        final = score(a[-1], maximize) - score(b[-1], maximize)
+        if abs(final) <= tolerance:
+            continue
+        early = score(a[rung - 1], maximize) - score(b[rung - 1], maximize)
+        total += 1
+        agree += (early < 0) == (final < 0)
+    return agree / total if total else None
+
+
+def rung_cutoff(values: Sequence[float], maximize: bool) -> float:
+    """The value a trial must match at a rung: the last of the top third of the full-length trials there."""
+    ranked = sorted(values, key=lambda v: score(v, maximize))
+    return ranked[max(0, math.ceil(len(ranked) * KEEP_FRACTION) - 1)]
+
+
+def _keeps_the_best(curves: Sequence[Sequence[float]], rung: int, maximize: bool) -> bool:
+    """Whether each of the three best full-length curves would have passed the rung, judged against the others."""
+    order = sorted(range(len(curves)), key=lambda i: score(curves[i][-1], maximize))
+    for i in order[:3]:
+        others = [c[rung - 1] for j, c in enumerate(curves) if j != i]
+        if score(curves[i][rung - 1], maximize) > score(rung_cutoff(others, maximize), maximize):
+            return False
+    return True
+
+
+def trusted_rungs(curves: Sequence[Sequence[float]], epochs: int, maximize: bool,
+                  tolerance: float) -> tuple[dict[int, float], list[int]]:  # fmt: skip
+    """Each candidate rung's agreement, and the rungs the search may prune at."""
+    measured: dict[int, float] = {}
+    trusted: list[int] = []
+    if len(curves) < MIN_CURVES_TO_PRUNE:
+        return measured, trusted
+    for rung in candidate_rungs(epochs):
+        share = agreement(curves, rung, maximize, tolerance)
+        if share is None:
+            continue
+        measured[rung] = share
+        if share >= AGREEMENT_TO_PRUNE and _keeps_the_best(curves, rung, maximize):
+            trusted.append(rung)
+    return measured, trusted
+
+
+def overfits(curve: Sequence[float], maximize: bool, tolerance: float) -> bool:
+    """Whether a curve bottoms well before its end and ends clearly worse than there."""
+    if len(curve) < 4:
+        return False
+    best = min(range(len(curve)), key=lambda i: score(curve[i], maximize))
+    return best + 1 <= 0.75 * len(curve) and score(curve[-1], maximize) - score(curve[best], maximize) > tolerance
+
+
+def family_ranking(runs: Sequence[Run], maximize: bool) -> list[tuple[str, float]]:
+    """Each family's best value, best first."""
+    best: dict[str, float] = {}
+    for run in runs:
+        if run.family not in best or score(run.value, maximize) < score(best[run.family], maximize):
+            best[run.family] = run.value
+    return sorted(best.items(), key=lambda item: score(item[1], maximize))
+
+
+def survivors(runs: Sequence[Run], maximize: bool, tolerance: float) -> list[str]:
+    """The families still in the race: within ``RACE_MARGIN`` noise of the best, at least and at most ``RACE_KEEP``."""
+    ranking = family_ranking(runs, maximize)
+    if not ranking:
+        return []
+    least, most = RACE_KEEP
+    lead = score(ranking[0][1], maximize)
+    close = [name for name, value in ranking if score(value, maximize) - lead <= RACE_MARGIN * tolerance]
+    return [name for name, _ in ranking][: max(least, min(most, len(close)))]
+
+
+# ---- the pattern search inside one family ---------------------------------------------------
+
+
+def _lookahead_on(params: dict[str, Any]) -> bool:
+    return bool(params.get("lookahead"))
+
+
+def _same_point(a: dict[str, Any], b: dict[str, Any], family: str) -> bool:
+    """Same batch size, Lookahead and SGD variant, and learning rates within ``SAME_LR``."""
+    if any(a.get(k) != b.get(k) for k in ("batch_size", f"{family}.variant")) or _lookahead_on(a) != _lookahead_on(b):
+        return False
+    lr_a, lr_b = a.get(f"{family}.lr"), b.get(f"{family}.lr")
+    return lr_a is None or lr_b is None or max(lr_a, lr_b) / min(lr_a, lr_b) < SAME_LR
+
+
+def _clamped_lr(params: dict[str, Any], family: str, lr: float, bound: Range) -> dict[str, Any]:
+    return {**params, f"{family}.lr": min(max(lr, bound.low), bound.high)}
+
+
+def neighbours(params: dict[str, Any], family: str, space: SearchSpace) -> list[dict[str, Any]]:
+    """The points next to ``params`` in the order worth trying: learning rate down and up half a
+    decade, the next smaller and larger batch size (learning rate scaled with it: linearly for
+    SGD, by the square root for adaptive methods), Lookahead toggled, Nesterov toggled."""
+    out: list[dict[str, Any]] = []
+    bound = space.bounds(family).get("lr")
+    lr = params.get(f"{family}.lr")
+    if isinstance(bound, Range) and lr is not None:
+        out += [_clamped_lr(params, family, lr / LR_STEP, bound), _clamped_lr(params, family, lr * LR_STEP, bound)]
+    sizes = sorted(space.batch_sizes)
+    size = params.get("batch_size")
+    if size in sizes:
+        at = sizes.index(size)
+        for other in [sizes[i] for i in (at - 1, at + 1) if 0 <= i < len(sizes)]:
+            moved = {**params, "batch_size": other}
+            if isinstance(bound, Range) and lr is not None:
+                ratio = other / size
+                moved = _clamped_lr(moved, family, lr * (ratio if family == "sgd" else math.sqrt(ratio)), bound)
+            out.append(moved)
+    if space.lookahead == "search" and "lookahead" in params:
+        if _lookahead_on(params):
+            out.append({k: v for k, v in params.items() if not k.startswith("lookahead")} | {"lookahead": False})
+        else:
+            k = min(max(5, space.lookahead_k.low), space.lookahead_k.high)
+            alpha = min(max(0.5, space.lookahead_alpha.low), space.lookahead_alpha.high)
+            out.append({**params, "lookahead": True, "lookahead.k": int(k), "lookahead.alpha": alpha})
+    if params.get(f"{family}.variant") in ("momentum", "nesterov"):
+        other = "nesterov" if params[f"{family}.variant"] == "momentum" else "momentum"
+        out.append({**params, f"{family}.variant": other})
+    return out
+
+
+def next_in_family(family: str, runs: Sequence[Run], tried: Sequence[dict[str, Any]], space: SearchSpace,
+                   maximize: bool) -> dict[str, Any]:  # fmt: skip
+    """The params of the family's next search trial: the first untried neighbour of its best run,
+    or only the family (TPE samples the rest) once the neighbourhood is tried."""
+    own = [r for r in runs if r.family == family]
+    if own:
+        incumbent = min(own, key=lambda r: score(r.value, maximize))
+        for candidate in neighbours(incumbent.params, family, space):
+            if not any(_same_point(candidate, seen, family) for seen in tried):
+                return candidate
+    return {"optimizer": family}
+
+
+# ---- confirmation ---------------------------------------------------------------------------
+
+
+def confirm_round(trials: Sequence[FrozenTrial], maximize: bool, *, candidates: int, seeds: int,
+                  families: Sequence[str] = ()) -> list[tuple[dict[str, Any], int]]:  # fmt: skip
+    """Re-runs that bring the best ``candidates`` distinct configurations (the best of each of
+    ``families`` among them) to ``seeds`` values each: ``(params, original trial number)``."""
+    by_number = {t.number: t for t in trials}
+    runs = sorted(runs_of(trials), key=lambda r: score(r.value, maximize))
+    chosen: list[Run] = []
+    for family in families:  # at least one per surviving family
+        best = next((r for r in runs if r.family == family), None)
+        if best is not None and len(chosen) < candidates:
+            chosen.append(best)
+    for run in runs:
+        if len(chosen) >= candidates:
+            break
+        if run not in chosen and not any(run.params == c.params for c in chosen):
+            chosen.append(run)
+    return _top_up(trials, by_number, [r.number for r in chosen], seeds)
+
+
+def leaders_round(trials: Sequence[FrozenTrial], maximize: bool, *, seeds: int,
+                  tolerance: float) -> list[tuple[dict[str, Any], int]]:  # fmt: skip
+    """Re-runs that bring the best confirmed configurations, and any whose mean is within
+    ``tolerance`` (a standard error) of the leader's, to ``seeds`` values each."""
+    by_number = {t.number: t for t in trials}
+    means = sorted(((statistics.fmean(v), n) for n, v in seed_values(trials).items() if len(v) >= 2),
+                   key=lambda pair: score(pair[0], maximize))  # fmt: skip
+    if not means:
+        return []
+    lead = score(means[0][0], maximize)
+    chosen = [n for i, (m, n) in enumerate(means) if i < LEADERS or score(m, maximize) - lead <= tolerance]
+    return _top_up(trials, by_number, chosen, seeds)
+
+
+def _top_up(trials: Sequence[FrozenTrial], by_number: dict[int, FrozenTrial], numbers: Sequence[int],
+            seeds: int) -> list[tuple[dict[str, Any], int]]:  # fmt: skip
+    """For each configuration, as many re-runs as it lacks to reach ``seeds`` (running and queued ones count)."""
+    have: dict[int, int] = defaultdict(int)
+    for t in trials:
+        if phase_of(t) == record.PHASE_CONFIRM and t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING):
+            have[int(t.user_attrs[record.CONFIRM_OF])] += 1
+    pending = []
+    for number in numbers:
+        pending += [(dict(by_number[number].params), number)] * max(0, seeds - 1 - have[number])
+    return pending
+
+
+def plan_of(trials: Sequence[FrozenTrial], *, budget: int, epochs: int, maximize: bool, race: bool) -> Plan:
+    """What the stored trials say now: noise, rung agreement, survivors, screened values, overfitting."""
+    plan = Plan(budget, epochs, noise(trials, epochs))
+    runs = runs_of(trials)
+    tolerance = plan.noise or 0.0
+    measured, plan.trusted_rungs = trusted_rungs(full_curves(trials, epochs), epochs, maximize, tolerance)
+    plan.agreement = {str(r): round(share, 3) for r, share in measured.items()}
+    plan.survivors = survivors(runs, maximize, tolerance) if race else [f for f, _ in family_ranking(runs, maximize)]
+    plan.screened = {r.family: r.value for r in runs if r.phase == record.PHASE_SCREEN}
+    plan.overfitting = sorted({r.family for r in runs if r.phase == record.PHASE_SCREEN
+                               and overfits(r.curve, maximize, tolerance)})  # fmt: skip
+    return plan
+
+
+__all__ = ["DEFAULT_BUDGET", "Plan", "Run", "candidate_rungs", "confirm_round", "leaders_round", "next_in_family",
+           "noise", "phase_of", "plan_of", "runs_of", "seed_values", "survivors", "trusted_rungs"]  # fmt: skip

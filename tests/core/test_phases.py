@@ -1,0 +1,233 @@
+"""The search's phases: screen at full length, prune only where early epochs can be trusted,
+race the families, search inside them, confirm on fresh seeds, resume what was interrupted."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+from core_support import load_study, make_spec
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+import autoopt
+from autoopt import phases, record
+from autoopt.pruning import TrustedRungPruner
+from autoopt.space import SearchSpace
+
+E = 9
+
+# A bring-your-own loop whose curves are set by the learning rate, so each test knows the truth.
+# value(epoch) = final + speed / epoch, minimized. FLIP: the higher the rate, the faster it
+# starts and the worse it ends (a task that overfits, where early epochs rank the wrong way
+# round). HOLD: one quality term decides both, so early rankings hold until the end.
+CURVES = """\
+import math, os, time
+epochs = {epochs}
+
+def train(trial):
+    x = math.log10(trial.config.optimizer_kwargs["lr"])
+    if {flip}:
+        final, speed = 1.0 + 0.3 * (x + 6), 4.0 / (1.0 + math.exp(2 * (x + 3)))
+    else:
+        final, speed = 1.0 + 0.1 * (x + 3) ** 2, 1.0 + 0.1 * (x + 3) ** 2
+    final += 0.1 * (trial.config.optimizer == "sgd")
+    for epoch in range(1, epochs + 1):
+        if trial.config.optimizer == "sgd" and os.path.exists(os.path.join(os.path.dirname(__file__), "slow")):
+            time.sleep(1.5)
+        trial.report(final + speed / epoch)
+    return final + speed / epochs
+"""
+
+
+def curves_model(write_model, *, flip: bool) -> Path:
+    return write_model(CURVES.format(epochs=E, flip=flip))
+
+
+# ---- decisions, from stored trials ----------------------------------------------------------
+
+
+def _run(number: int, curve: list[float], optimizer: str = "adam", lr: float = 1e-3, phase: str = "search"):
+    return create_trial(
+        value=curve[-1], params={"optimizer": optimizer, f"{optimizer}.lr": lr},
+        distributions={"optimizer": optuna.distributions.CategoricalDistribution(["adam", "sgd", "lion"]),
+                       f"{optimizer}.lr": FloatDistribution(1e-6, 1.0, log=True)},
+        user_attrs={record.OPTIMIZER: optimizer, record.CURVE: curve, record.ROLE: "search", record.PHASE: phase},
+        intermediate_values=dict(enumerate(curve, 1)),
+    )  # fmt: skip
+
+
+def crossing(i: int) -> list[float]:
+    """Curve i starts i-th best and ends i-th worst."""
+    return [10 - i + 3 * i * e / E for e in range(1, E + 1)]
+
+
+def parallel(i: int) -> list[float]:
+    return [1 + i + 5 / e for e in range(1, E + 1)]
+
+
+def test_rungs_follow_successive_halving_counted_back_from_the_last_epoch():
+    assert phases.candidate_rungs(9) == [1, 3]
+    assert phases.candidate_rungs(30) == [3, 10]
+    assert phases.candidate_rungs(1) == []
+
+
+def test_a_rung_is_trusted_only_where_early_rankings_held_until_the_end():
+    _, crossed = phases.trusted_rungs([crossing(i) for i in range(8)], E, False, 0.0)
+    agreement, held = phases.trusted_rungs([parallel(i) for i in range(8)], E, False, 0.0)
+    assert crossed == []
+    assert held == [1, 3] and agreement == {1: 1.0, 3: 1.0}
+
+
+def test_no_rung_is_judged_on_fewer_curves_than_it_takes():
+    assert phases.trusted_rungs([parallel(i) for i in range(phases.MIN_CURVES_TO_PRUNE - 1)], E, False, 0.0)[1] == []
+
+
+def _study_with(curves: list[list[float]]) -> optuna.Study:
+    study = optuna.create_study(pruner=TrustedRungPruner(E))
+    for i, curve in enumerate(curves):
+        study.add_trial(_run(i, curve, phase="screen"))
+    return study
+
+
+def _trial_at_rung(study: optuna.Study, value: float, phase: str = "search") -> optuna.Trial:
+    trial = study.ask()
+    trial.set_user_attr(record.PHASE, phase)
+    trial.report(value, 3)
+    return trial
+
+
+def test_a_trial_trailing_the_full_length_ones_at_a_trusted_rung_is_pruned_and_told_why():
+    study = _study_with([parallel(i) for i in range(8)])
+    assert _trial_at_rung(study, 100.0).should_prune()
+    assert "trailed the top third of the 8 trials that trained all 9 epochs" in study.pruner.reason
+    assert not _trial_at_rung(study, parallel(0)[2]).should_prune()  # as good as the best there
+
+
+def test_where_early_rankings_flip_nothing_is_pruned():
+    study = _study_with([crossing(i) for i in range(8)])
+    assert not _trial_at_rung(study, 100.0).should_prune()
+
+
+def test_screens_are_never_pruned():
+    study = _study_with([parallel(i) for i in range(8)])
+    assert not _trial_at_rung(study, 100.0, phase="screen").should_prune()
+
+
+def test_the_first_finished_trial_gates_nothing():
+    study = _study_with([parallel(0)])
+    assert not _trial_at_rung(study, 100.0).should_prune()
+
+
+def test_the_race_keeps_the_families_within_noise_of_the_best_and_at_least_two():
+    runs = [phases.Run(i, name, {}, value, (), "screen")
+            for i, (name, value) in enumerate([("adam", 1.0), ("sgd", 1.01), ("lion", 1.5), ("rmsprop", 2.0)])]  # fmt: skip
+    assert phases.survivors(runs, False, tolerance=0.01) == ["adam", "sgd"]
+    assert phases.survivors(runs, False, tolerance=0.3) == ["adam", "sgd", "lion"]
+    assert phases.survivors(runs, False, tolerance=0.0001) == ["adam", "sgd"]
+    assert phases.survivors(runs, True, tolerance=0.01) == ["rmsprop", "lion"]
+
+
+def test_the_search_inside_a_family_walks_the_learning_rate_then_the_batch_size_then_lookahead():
+    space = SearchSpace(optimizers=("adam",), batch_sizes=(32, 64, 128))
+    params = {"optimizer": "adam", "adam.lr": 1e-3, "batch_size": 64, "lookahead": False}
+    run = phases.Run(0, "adam", params, 1.0, (), "screen")
+    tried = [params]
+    seen = []
+    for _ in range(5):
+        step = phases.next_in_family("adam", [run], tried, space, False)
+        seen.append(step)
+        tried.append(step)
+    assert [s["adam.lr"] for s in seen[:2]] == pytest.approx([1e-3 / math.sqrt(10), 1e-3 * math.sqrt(10)])
+    assert [s["batch_size"] for s in seen[2:4]] == [32, 128]
+    assert seen[2]["adam.lr"] == pytest.approx(1e-3 * math.sqrt(0.5))  # adaptive: lr by the square root
+    assert seen[4]["lookahead"] is True and seen[4]["lookahead.k"] == 5
+    # Once the neighbourhood is tried, TPE samples the family's branch.
+    assert phases.next_in_family("adam", [run], tried + [dict(params, lookahead=True)], space, False) == {"optimizer": "adam"}
+
+
+def test_the_pattern_search_moves_with_its_incumbent():
+    space = SearchSpace(optimizers=("sgd",), batch_sizes=(64,), lookahead="off")
+    first = {"optimizer": "sgd", "sgd.lr": 0.1, "batch_size": 64, "sgd.variant": "momentum"}
+    better = dict(first, **{"sgd.lr": 0.1 / math.sqrt(10)})
+    runs = [phases.Run(0, "sgd", first, 1.0, (), "screen"), phases.Run(1, "sgd", better, 0.5, (), "search")]
+    step = phases.next_in_family("sgd", runs, [first, better], space, False)
+    assert step["sgd.lr"] == pytest.approx(0.01)
+
+
+def test_confirmation_takes_one_candidate_per_surviving_family_and_fills_up_with_the_best():
+    study = optuna.create_study()
+    for i, (name, value) in enumerate([("adam", 1.0), ("adam", 1.1), ("adam", 1.2), ("sgd", 2.0), ("lion", 3.0)]):
+        study.add_trial(_run(i, [value], optimizer=name, lr=10 ** -(i + 1)))
+    pending = phases.confirm_round(study.get_trials(), False, candidates=3, seeds=2, families=["adam", "lion"])
+    assert sorted(of for _, of in pending) == [0, 1, 4]
+
+
+def test_noise_is_pooled_over_configurations_with_several_seeds():
+    study = optuna.create_study()
+    study.add_trial(_run(0, [1.0] * E))
+    for value in (1.2, 0.8):
+        study.add_trial(create_trial(value=value, user_attrs={record.ROLE: "confirm", record.PHASE: "confirm",
+                                                              record.CONFIRM_OF: 0, record.CURVE: [value] * E}))  # fmt: skip
+    assert phases.noise(study.get_trials(), E) == pytest.approx(0.2)
+
+
+def test_overfitting_is_flagged_when_the_curve_bottoms_well_before_the_end():
+    assert phases.overfits([3, 1, 2, 3, 4, 5, 6, 7], False, tolerance=0.5)
+    assert not phases.overfits([8, 7, 6, 5, 4, 3, 2, 1], False, tolerance=0.5)
+
+
+# ---- the phases, run --------------------------------------------------------------------------
+
+
+def _search(model: Path, url: str, name: str, **settings):
+    spec = make_spec(model, url, name, space={"optimizers": ["adam", "sgd", "lion"], "batch_size": [32, 64]},
+                     calibrate=False, **settings)  # fmt: skip
+    return autoopt.search(spec), load_study(url, name)
+
+
+def test_every_family_is_screened_at_full_length_before_the_search(write_model, sqlite_url, study_name):
+    _, study = _search(curves_model(write_model, flip=False), sqlite_url, study_name, budget=12)
+    screens = [t for t in study.trials if t.user_attrs.get(record.PHASE) == "screen"]
+    assert sorted(t.user_attrs[record.OPTIMIZER] for t in screens) == ["adam", "lion", "sgd"]
+    assert all(t.state == TrialState.COMPLETE and len(t.user_attrs[record.CURVE]) == E for t in screens)
+    assert screens == study.trials[:3]
+
+
+def test_a_task_whose_early_ranking_flips_is_not_pruned_into_its_first_warm_start(write_model, sqlite_url, study_name):
+    _, study = _search(curves_model(write_model, flip=True), sqlite_url, study_name, budget=20, confirm_top=0)
+    assert not [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert study.user_attrs[record.SEARCH_PLAN]["trusted_rungs"] == []
+    # Lower learning rates end better here: the search walked down from the warm starts.
+    first = study.trials[0]
+    best = min((t for t in study.trials if t.state == TrialState.COMPLETE), key=lambda t: t.value)
+    assert best.value < first.value and best.user_attrs["optimizer_kwargs"]["lr"] < first.user_attrs["optimizer_kwargs"]["lr"]
+
+
+def test_where_early_rankings_hold_the_search_prunes_at_a_trusted_rung(write_model, sqlite_url, study_name):
+    _, study = _search(curves_model(write_model, flip=False), sqlite_url, study_name, budget=20, confirm_top=0)
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert pruned and all(t.user_attrs[record.PHASE] == "search" for t in pruned)
+    assert all("order agreed with the final one" in t.user_attrs[record.PRUNE_REASON] for t in pruned)
+    assert study.user_attrs[record.SEARCH_PLAN]["trusted_rungs"]
+
+
+def test_the_budget_counts_every_phase_in_full_trainings(write_model, sqlite_url, study_name):
+    _, study = _search(curves_model(write_model, flip=True), sqlite_url, study_name, budget=10, confirm_top=2)
+    epochs = sum(t.user_attrs.get(record.EPOCHS_RUN, 0) for t in study.trials)
+    assert epochs <= 10 * E
+    assert any(t.user_attrs.get(record.PHASE) == "confirm" for t in study.trials)
+
+
+def test_a_screen_interrupted_by_the_timeout_is_run_again_on_resume(write_model, sqlite_url, study_name):
+    model = curves_model(write_model, flip=False)
+    (model.parent / "slow").touch()  # sgd's screen now takes 1.5 s an epoch
+    first, study = _search(model, sqlite_url, study_name, budget=12, timeout=1.0)
+    interrupted = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert first.timed_out and [t.user_attrs[record.OPTIMIZER] for t in interrupted] == ["sgd"]
+    (model.parent / "slow").unlink()
+    _, study = _search(model, sqlite_url, study_name, budget=12)
+    screens = [t for t in study.trials if t.user_attrs.get(record.PHASE) == "screen" and t.state == TrialState.COMPLETE]
+    assert sorted(t.user_attrs[record.OPTIMIZER] for t in screens) == ["adam", "lion", "sgd"]
