@@ -460,8 +460,10 @@ def _make_executor(spec: StudySpec, task: Task, data: object, device: object, fu
 def _calibrate(spec: StudySpec, task: Task, data: Data | None, device: torch.device, study: optuna.Study,
                progress: Progress, result: SearchResult) -> float:  # fmt: skip
     """Run the learning-rate range test (``autoopt.calibrate``); the factor for the warm starts."""
-    if data is None:
-        return 1.0  # a bring-your-own loop trains itself: there is no loop to test with
+    if data is None:  # a bring-your-own loop trains itself: there is no loop to test with
+        progress.note(f"no learning-rate range test: {task.path.name} trains itself with `train(trial)`, "
+                      "so the screen starts at the published learning rates")  # fmt: skip
+        return 1.0
     first = warm_start_order(spec.space)[0]
     params = default_params(spec.space, first)
     config = suggest_config(optuna.trial.FixedTrial(params), spec.space)

@@ -36,7 +36,7 @@ SEARCH_ARGS = ("--optimizers", "adam,sgd", "--seed", "0")
 def test_search_then_recommend_studies_and_trials(storage_url, study_name, tmp_path):
     where = ("--storage", storage_url)
     search = run_cli("search", str(model_path("blobs")), "--study", study_name, *where, "--trials", "4",
-                     "--confirm-top", "1", "--confirm-seeds", "1", *SEARCH_ARGS, cwd=tmp_path)  # fmt: skip
+                     "--confirm-top", "1", "--confirm-seeds", "2", *SEARCH_ARGS, cwd=tmp_path)  # fmt: skip
     assert search.returncode == 0, search.stderr
     assert "Traceback" not in search.stderr and "Warning" not in search.stderr
     assert f"next: autoopt recommend '{study_name}' --storage {storage_url}" in search.stdout
@@ -55,18 +55,20 @@ def test_search_then_recommend_studies_and_trials(storage_url, study_name, tmp_p
         assert done.returncode == 0 and "Traceback" not in done.stderr, (done.args, done.stderr)
 
     rec = json.loads(as_json.stdout)
-    assert list(rec) == ["study", "optimizer", "optimizer_kwargs", "lookahead", "batch_size", "value", "direction",
-                         "n_trials"]  # fmt: skip
+    assert list(rec)[:8] == ["study", "optimizer", "optimizer_kwargs", "lookahead", "batch_size", "value",
+                             "direction", "n_trials"]  # fmt: skip
+    assert {"value_std", "n_seeds", "confirmed", "tied_with", "best_epoch"} <= set(rec)
     rows = json.loads(trials_json.stdout)
-    assert rec["study"] == study_name and rec["direction"] == "minimize" and rec["n_trials"] == len(rows) == 5
-    assert [row["role"] for row in rows].count("confirm") == 1
+    # The one candidate gets a second seed, then (as the leader) four in all.
+    assert rec["study"] == study_name and rec["direction"] == "minimize" and rec["n_trials"] == len(rows) == 7
+    assert [row["role"] for row in rows].count("confirm") == 3 and rec["n_seeds"] == 4
     chosen = [row for row in rows if row["optimizer_kwargs"] == rec["optimizer_kwargs"]]
     assert rec["value"] == pytest.approx(sum(row["value"] for row in chosen) / len(chosen))
 
     line = autoopt.Recommendation(**rec, trial_number=0).pytorch_line()
     assert f"optimizer = {line}" in text.stdout and f"batch_size = {rec['batch_size']}" in text.stdout
-    assert f"study {study_name}: 5 trials, minimize → {rec['optimizer']}" in text.stdout
-    assert "over 2 seeds (confirmed)" in text.stdout
+    assert f"study {study_name}: 7 trials, minimize → {rec['optimizer']}" in text.stdout
+    assert "over 4 seeds (confirmed)" in text.stdout
 
     assert study_name in studies.stdout and "minimize" in studies.stdout
     assert f"trials of {study_name}" in table.stdout and "complete (confirm)" in table.stdout

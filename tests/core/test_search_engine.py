@@ -80,8 +80,8 @@ def test_same_seed_gives_the_same_trials_and_another_seed_does_not(storage_url, 
         autoopt.search(make_spec("blobs", storage_url, f"{study_name}-{name}", trials=5, seed=seed))
         runs[name] = outcomes(storage_url, f"{study_name}-{name}")
     assert runs["a"] == runs["b"]
-    assert [p for _, p, _ in runs["a"][:2]] == [p for _, p, _ in runs["c"][:2]]  # both start at the defaults ...
-    assert [p for _, p, _ in runs["a"][2:]] != [p for _, p, _ in runs["c"][2:]]  # ... then sample differently
+    assert [p for _, p, _ in runs["a"][:2]] == [p for _, p, _ in runs["c"][:2]]  # both screen the same defaults ...
+    assert [v for _, _, v in runs["a"]] != [v for _, _, v in runs["c"]]  # ... on other seeds
 
 
 def test_timeout_ends_the_search_cleanly(storage_url, study_name):
@@ -104,7 +104,9 @@ def test_parallel_workers_complete_every_trial(sqlite_url, study_name):
 
 
 def test_trial_whose_code_raises_fails_with_the_error_while_others_complete(storage_url, study_name):
-    spec = make_spec("crashy", storage_url, study_name, trials=6, pruner="none", space={"batch_size": [16, 64, 128]})
+    # No screen: TPE samples batch sizes from the first trial, so the buggy one comes up.
+    spec = make_spec("crashy", storage_url, study_name, trials=6, pruner="none", warm_start=False,
+                     space={"batch_size": [16, 64, 128]})  # fmt: skip
     result = autoopt.search(spec)
     trials = trials_of(storage_url, study_name)
     failed, complete = by_state(trials, TrialState.FAIL), by_state(trials, TrialState.COMPLETE)
@@ -123,13 +125,16 @@ def test_best_configurations_are_confirmed_on_fresh_seeds_and_recommended(storag
     trials = trials_of(storage_url, study_name)
     search = [t for t in trials if t.user_attrs[record.ROLE] == record.ROLE_SEARCH]
     confirms = [t for t in trials if t.user_attrs[record.ROLE] == record.ROLE_CONFIRM]
-    top_two = sorted(search, key=lambda t: t.value)[:2]
-    assert sorted(t.user_attrs[record.CONFIRM_OF] for t in confirms) == sorted([t.number for t in top_two] * 2)
+    # One candidate per surviving family (adam and sgd), each to 2 seeds, then both leaders to 4.
+    family_best = [min((t for t in search if t.user_attrs[record.OPTIMIZER] == name), key=lambda t: t.value)
+                   for name in ("adam", "sgd")]  # fmt: skip
+    assert sorted(t.user_attrs[record.CONFIRM_OF] for t in confirms) == sorted([t.number for t in family_best] * 3)
     for t in confirms:
         original = trials[t.user_attrs[record.CONFIRM_OF]]
         assert t.params == original.params and t.user_attrs[record.SEED] != original.user_attrs[record.SEED]
+        assert t.user_attrs[record.PHASE] == record.PHASE_CONFIRM
     rec = autoopt.recommend(study_name, storage_url)
     chosen = trials[rec.trial_number]
-    assert chosen in top_two and len(rec.confirmed_values) == 3
-    assert rec.value == sum(rec.confirmed_values) / 3
+    assert chosen in family_best and len(rec.confirmed_values) == 4 and rec.n_seeds == 4 and rec.confirmed
+    assert rec.value == pytest.approx(sum(rec.confirmed_values) / 4)
     assert rec.optimizer_kwargs == chosen.user_attrs[record.OPTIMIZER_KWARGS] and rec.n_trials == len(trials)

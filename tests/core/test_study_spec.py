@@ -59,7 +59,7 @@ def test_config_flag_narrows_a_model_file_given_directly(study_file):
         ({"jobs": 0}, "--jobs must be >= 1, but got 0."),
         ({"timeout": -1.0}, "--timeout must be > 0 seconds, but got -1.0."),
         ({"sampler": "grid"}, "--sampler must be one of tpe, random, but got 'grid'."),
-        ({"pruner": "median"}, "--pruner must be one of asha, hyperband, none, but got 'median'."),
+        ({"pruner": "median"}, "--pruner must be one of auto, asha, hyperband, none, but got 'median'."),
     ],
 )
 def test_impossible_flag_is_rejected_naming_it(overrides, message):
