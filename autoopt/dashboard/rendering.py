@@ -51,9 +51,7 @@ def number(value: float | None, digits: int = 4) -> str:
     """A metric value for tables: 4 significant digits, '—' when there is none."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    if abs(value) < 1e-3 or abs(value) >= 1e4:
-        return f"{value:.{digits}g}"
-    return f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return f"{value:.{digits}g}"
 
 
 _environment = jinja2.Environment(
