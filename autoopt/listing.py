@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from autoopt import record
-from autoopt.recommend import Recommendation
+from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
 from autoopt.storage import open_storage, require_study
 
 TRIAL_COLUMNS = ("number", "state", "value", "role", "optimizer", "lr", "batch_size", "lookahead", "epochs_run",
@@ -84,22 +84,69 @@ def print_studies(console: Console, storage_url: str) -> None:
     console.print(table)
 
 
+def _value(value: float | None, std: float | None = None) -> str:
+    """A value to 4 significant digits, with its spread when there is one; "—" when there is no value."""
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if std is None else f"{value:.4g} ± {std:.4g}"
+
+
+def describe(optimizer: str, kwargs: dict[str, Any], lookahead: dict[str, Any] | None, batch_size: int) -> str:
+    """A configuration in a few words, e.g. ``adamw lr=0.003 + Lookahead, batch 64``."""
+    lr = kwargs.get("lr")
+    return (f"{optimizer}{'' if lr is None else f' lr={lr:.4g}'}{' + Lookahead' if lookahead else ''}, "
+            f"batch {batch_size}")  # fmt: skip
+
+
+TIE_HEADLINE = (f"a statistical tie: at the measured noise (within {TIE_STANDARD_ERRORS:g} standard errors) "
+                "it cannot be told apart from")  # fmt: skip
+
+
+def describe_tied(tied: TiedConfiguration) -> str:
+    """e.g. ``adamw lr=0.003, batch 64: 0.08525 ± 0.0003536 over 2 seeds``."""
+    config = describe(tied.optimizer, tied.optimizer_kwargs, tied.lookahead, tied.batch_size)
+    return f"{config}: {_value(tied.value, tied.value_std)} over {tied.n_seeds} seeds"
+
+
+def stop_early_advice(rec: Recommendation) -> str | None:
+    """What to do when the recommended configuration's mean curve is best well before the last epoch."""
+    curve = rec.curve
+    if curve is None or not curve.stop_early:
+        return None
+    return (f"trains best for {curve.best_epoch} epochs: {curve.value_at_best_epoch:.4g}; at {curve.epochs} epochs "
+            f"{curve.value_at_end:.4g} — stop early or use fewer epochs")  # fmt: skip
+
+
+def recommendation_caveats(rec: Recommendation) -> list[str]:
+    """What the evidence says beyond the value: ties at the measured noise, and a curve that is best early."""
+    lines = [TIE_HEADLINE, *(f"  {describe_tied(tied)}" for tied in rec.tied_with)] if rec.tied_with else []
+    advice = stop_early_advice(rec)
+    return lines + ([advice] if advice else [])
+
+
+def leaderboard_table(rec: Recommendation) -> Table:
+    """How each optimizer did; its screened value carries the study's seed noise when that is known."""
+    table = Table(title="how each optimizer did (search trials)",
+                  caption="screened: its calibrated defaults trained for all the epochs, ± the seed noise")  # fmt: skip
+    for column in ("optimizer", "lookahead", "screened", "trials", "diverged", "best", "median"):
+        table.add_column(column)
+    for row in rec.leaderboard:
+        screened = _value(row.screened, None if row.screened is None else rec.noise)
+        table.add_row(escape(row.optimizer), "yes" if row.lookahead else "no", screened, str(row.trials),
+                      str(row.diverged or ""), _value(row.best), _value(row.median))  # fmt: skip
+    return table
+
+
 def print_recommendation(console: Console, rec: Recommendation) -> None:
-    values = rec.confirmed_values
-    spread = ""
-    if len(values) > 1:
-        spread = f" ± {(max(values) - min(values)) / 2:.2g} over {len(values)} seeds (confirmed)"
+    if rec.confirmed:
+        evidence = f" (mean ± std over {rec.n_seeds} seeds, confirmed on fresh seeds)"
     else:
-        spread = " (single run, not confirmed on fresh seeds)"
+        evidence = " (single run, not confirmed on fresh seeds)"
     console.print(f"[bold]study[/] {escape(rec.study)}: {rec.n_trials} trials, {rec.direction} "
-                  f"→ [bold green]{rec.optimizer}[/] value {rec.value:.4g}{spread}")  # fmt: skip
+                  f"→ [bold green]{escape(rec.optimizer)}[/] value {_value(rec.value, rec.value_std)}{evidence}")  # fmt: skip
+    for line in recommendation_caveats(rec):
+        console.print(escape(line), highlight=False, soft_wrap=True)
     console.print("\n[bold]paste this:[/]")
     console.print(f"optimizer = {rec.pytorch_line()}", highlight=False, soft_wrap=True)
     console.print(f"batch_size = {rec.batch_size}", highlight=False)
-    table = Table(title="how each optimizer did (search trials)")
-    for column in ("optimizer", "lookahead", "trials", "diverged", "best", "median"):
-        table.add_column(column)
-    for row in rec.leaderboard:
-        table.add_row(row.optimizer, "yes" if row.lookahead else "no", str(row.trials), str(row.diverged or ""),
-                      "" if row.best is None else f"{row.best:.4g}", "" if row.median is None else f"{row.median:.4g}")  # fmt: skip
-    console.print(table)
+    console.print(leaderboard_table(rec))

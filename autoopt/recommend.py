@@ -1,17 +1,25 @@
-"""What to use: the configuration most likely to be best when trained again.
+"""What to use: the configuration most likely to be best when trained again, and how sure that is.
 
 A search's single best trial is partly luck (a good seed, a noisy validation set). The
-engine re-trains the best few configurations on fresh seeds; the recommendation is the
-configuration with the best *mean* over its original run and those confirmations, and its
-value is that mean. Studies without confirmations fall back to the best trial, and say so.
+engine re-trains the best configurations on fresh seeds; the recommendation is the
+configuration with the best *mean* among those trained on two seeds or more, its value is
+that mean, and ``value_std`` the sample standard deviation over its seeds. Configurations
+whose mean is within two standard errors of it are listed in ``tied_with``: at the measured
+noise the data cannot tell them apart. Studies without confirmations fall back to the best
+single trial, and say so (``confirmed`` is false).
+
+A configuration is one search trial (a "screen" trial included) and the confirmations that
+re-train it (``confirm_of``); two search trials with equal parameters are two configurations.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import math
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +32,11 @@ from autoopt.errors import UserError
 from autoopt.optimizers import registry
 from autoopt.storage import open_storage, require_study
 
+TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie
+STOP_EARLY_BEFORE = 0.8  # advise stopping early when the best epoch is at most this fraction of the epochs
+STOP_EARLY_MARGIN = 0.01  # ... and the last epoch is worse by more than this fraction of the best (or the seed spread)
+CONFIGURATION_KEYS = ("optimizer", "optimizer_kwargs", "lookahead", "batch_size", "value", "value_std", "n_seeds")
+
 
 @dataclass(frozen=True)
 class OptimizerSummary:
@@ -33,6 +46,66 @@ class OptimizerSummary:
     best: float | None
     median: float | None
     diverged: int = 0  # trials whose loss or value became NaN or inf
+    screened: float | None = None  # its "screen" trial's value: the calibrated defaults, all epochs
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One configuration: the search trial that tried it, then the confirmations that re-trained it on fresh seeds."""
+
+    runs: tuple[FrozenTrial, ...]
+
+    @property
+    def trial(self) -> FrozenTrial:
+        return self.runs[0]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(run.value for run in self.runs)  # type: ignore[misc]  # finished trials have a value
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.runs)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def std(self) -> float | None:
+        """The sample standard deviation over its seeds; None with one seed."""
+        return statistics.stdev(self.values) if len(self.runs) > 1 else None
+
+
+@dataclass(frozen=True)
+class TiedConfiguration:
+    """A configuration the recommended one cannot be told apart from at the measured noise."""
+
+    optimizer: str
+    optimizer_kwargs: dict[str, Any]
+    lookahead: dict[str, Any] | None
+    batch_size: int
+    value: float  # its mean over its seeds
+    value_std: float | None
+    n_seeds: int
+    trial_number: int
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> TiedConfiguration:
+        attrs = evidence.trial.user_attrs
+        return cls(attrs[record.OPTIMIZER], attrs[record.OPTIMIZER_KWARGS], attrs.get(record.LOOKAHEAD),
+                   attrs[record.BATCH_SIZE], evidence.mean, evidence.std, evidence.n_seeds, evidence.trial.number)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    """Where the mean validation curve over the seeds is best, and whether training on to the end hurts."""
+
+    epochs: int
+    best_epoch: int  # 1-based
+    value_at_best_epoch: float
+    value_at_end: float
+    stop_early: bool
 
 
 @dataclass(frozen=True)
@@ -46,13 +119,37 @@ class Recommendation:
     direction: str
     n_trials: int
     trial_number: int
-    confirmed_values: list[float] = field(default_factory=list)
+    confirmed_values: list[float] = field(default_factory=list)  # the search trial's value, then its confirmations'
     leaderboard: list[OptimizerSummary] = field(default_factory=list)
+    tied_with: list[TiedConfiguration] = field(default_factory=list)  # best mean first
+    curve: CurveSummary | None = None  # None: no trial of it recorded a curve
+    noise: float | None = None  # the study's seed noise of one final value (a standard deviation), if known
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.confirmed_values)
+
+    @property
+    def value_std(self) -> float | None:
+        return statistics.stdev(self.confirmed_values) if self.n_seeds > 1 else None
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether it was trained again on at least one fresh seed."""
+        return self.n_seeds > 1
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--format json`` shape, exactly."""
-        keys = ("study", "optimizer", "optimizer_kwargs", "lookahead", "batch_size", "value", "direction", "n_trials")
-        return {key: getattr(self, key) for key in keys}
+        keys = ("study", "optimizer", "optimizer_kwargs", "lookahead", "batch_size", "value", "direction", "n_trials",
+                "value_std", "n_seeds", "confirmed")  # fmt: skip
+        shape = {key: getattr(self, key) for key in keys}
+        shape["tied_with"] = [{key: getattr(tied, key) for key in CONFIGURATION_KEYS} for tied in self.tied_with]
+        curve = self.curve
+        shape["best_epoch"] = curve.best_epoch if curve else None
+        shape["value_at_best_epoch"] = curve.value_at_best_epoch if curve else None
+        shape["value_at_end"] = curve.value_at_end if curve else None
+        shape["stop_early"] = bool(curve and curve.stop_early)
+        return shape
 
     def pytorch_line(self) -> str:
         """A line to paste, e.g. ``torch.optim.AdamW(model.parameters(), lr=0.003)``."""
@@ -94,72 +191,184 @@ def _role(trial: FrozenTrial) -> str:
     return trial.user_attrs.get(record.ROLE, record.ROLE_SEARCH)
 
 
+def _phase(trial: FrozenTrial) -> str:
+    """Studies from before the phases have no ``phase``: their trials count as search trials."""
+    return trial.user_attrs.get(record.PHASE, record.PHASE_SEARCH)
+
+
 def _diverged(trial: FrozenTrial) -> bool:
     # Stored pruned (a verdict on the configuration); studies from before that change stored it failed.
     reason = trial.user_attrs.get(record.PRUNE_REASON) or trial.user_attrs.get(record.FAIL_REASON) or ""
     return record.diverged(reason)
 
 
+def finite(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (stored attributes are data other programs wrote), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def leaderboard(trials: list[FrozenTrial], maximize: bool) -> list[OptimizerSummary]:
-    """Best and median value per optimizer, with and without Lookahead, and how many diverged (search trials)."""
+    """Best and median value per optimizer, with and without Lookahead, how many diverged, and its screened value."""
     groups: dict[tuple[str, bool], list[FrozenTrial]] = defaultdict(list)
     for t in trials:
         if _role(t) == record.ROLE_SEARCH and record.OPTIMIZER in t.user_attrs:
             groups[(t.user_attrs[record.OPTIMIZER], bool(t.user_attrs.get(record.LOOKAHEAD)))].append(t)
     rows = []
     for (name, lookahead), members in groups.items():
-        values = [t.value for t in members if t.state == TrialState.COMPLETE]
+        complete = [t for t in members if t.state == TrialState.COMPLETE]
+        values = [t.value for t in complete]
         best = (max if maximize else min)(values) if values else None
         median = statistics.median(values) if values else None
-        rows.append(OptimizerSummary(name, lookahead, len(members), best, median, sum(map(_diverged, members))))
+        screens = [t.value for t in complete if _phase(t) == record.PHASE_SCREEN]  # one, unless it was retried
+        screened = statistics.fmean(screens) if screens else None
+        rows.append(OptimizerSummary(name, lookahead, len(members), best, median, sum(map(_diverged, members)), screened))
     worst = float("-inf") if maximize else float("inf")
     rows.sort(key=lambda r: (r.best if r.best is not None else worst) * (-1 if maximize else 1))
     return rows
 
 
-def choose(study: optuna.Study) -> tuple[FrozenTrial, list[float]]:
-    """The search trial whose configuration has the best mean over its confirmations."""
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    search = [t for t in complete if _role(t) == record.ROLE_SEARCH]
-    if not search:
-        raise UserError(
-            f"study {study.study_name!r} has no finished trial yet, so there is nothing to recommend. "
-            "Run `autoopt search` (or let the running one finish a trial) first."
-        )
-    confirms: dict[int, list[float]] = defaultdict(list)
+def trial_curve(trial: FrozenTrial) -> tuple[float, ...]:
+    """The validation value after each epoch; () when none was recorded or one is not a finite number."""
+    stored = trial.user_attrs.get(record.CURVE)
+    if not isinstance(stored, list):  # older records: the curve lives only in the intermediate values
+        stored = [value for _, value in sorted(trial.intermediate_values.items())]
+    curve = [finite(value) for value in stored]
+    return () if None in curve else tuple(curve)  # type: ignore[arg-type]
+
+
+def gather(trials: Iterable[FrozenTrial]) -> list[Evidence]:
+    """Every finished search configuration with the values of its confirmations, in trial order."""
+    complete = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.number)
+    confirmations: dict[Any, list[FrozenTrial]] = defaultdict(list)
     for t in complete:
         if _role(t) == record.ROLE_CONFIRM:
-            confirms[t.user_attrs[record.CONFIRM_OF]].append(t.value)
+            confirmations[t.user_attrs.get(record.CONFIRM_OF)].append(t)
+    evidence = []
+    for t in complete:
+        if _role(t) == record.ROLE_SEARCH:
+            evidence.append(Evidence((t, *confirmations.get(t.number, ()))))
+    return evidence
+
+
+def pooled_std(evidence: Iterable[Evidence]) -> float | None:
+    """The seed noise of one final value, pooled over every configuration trained on two seeds or more."""
+    repeated = [e for e in evidence if e.std is not None]
+    degrees = sum(e.n_seeds - 1 for e in repeated)
+    if not degrees:
+        return None
+    return math.sqrt(sum((e.n_seeds - 1) * e.std**2 for e in repeated) / degrees)  # type: ignore[operator]
+
+
+def planned_noise(study_attrs: Mapping[str, Any]) -> float | None:
+    """The seed noise the search plan estimated (``search_plan["noise"]``), when the study has one."""
+    plan = study_attrs.get(record.SEARCH_PLAN)
+    noise = finite(plan.get("noise")) if isinstance(plan, dict) else None
+    return noise if noise is not None and noise >= 0 else None
+
+
+def best_mean(evidence: Sequence[Evidence], maximize: bool) -> Evidence:
+    """The best mean among configurations trained on two seeds or more; the best single trial when there are none."""
     sign = -1 if maximize else 1
-    confirmed = [(statistics.fmean([t.value, *confirms[t.number]]), t) for t in search if confirms.get(t.number)]
-    if confirmed:
-        _, best = min(confirmed, key=lambda pair: sign * pair[0])
-        return best, [best.value, *confirms[best.number]]
-    best = min(search, key=lambda t: sign * t.value)
-    return best, [best.value]
+    repeated = [e for e in evidence if e.n_seeds > 1]
+    return min(repeated or evidence, key=lambda e: sign * e.mean)
 
 
-def recommend(study_name: str, storage: str) -> Recommendation:
-    """The recommendation for ``study_name`` in ``storage`` (a URL)."""
-    study = require_study(open_storage(storage), study_name, storage)
-    best, values = choose(study)
+def optimizer_ranking(evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
+    """Each optimizer's best configuration by ``best_mean``, ranked by the same rule: the first is the recommendation.
+
+    Configurations trained on two seeds or more rank before single runs; equal means go
+    by trial number, as ``best_mean``'s ``min`` over configurations in trial order does.
+    """
+    groups: dict[Any, list[Evidence]] = defaultdict(list)
+    for e in evidence:
+        groups[e.trial.user_attrs.get(record.OPTIMIZER)].append(e)
+    sign = -1 if maximize else 1
+    best = [best_mean(group, maximize) for group in groups.values()]
+    return sorted(best, key=lambda e: (e.n_seeds < 2, sign * e.mean, e.trial.number))
+
+
+def ties(chosen: Evidence, evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
+    """The configurations whose mean is within two standard errors of ``chosen``'s, best mean first.
+
+    Each side's spread is its own sample std or, when larger, the pooled one: two seeds that
+    happen to agree must not make a configuration look more certain than the study's noise.
+    """
+    pooled = pooled_std(evidence)
+    if chosen.std is None or pooled is None:
+        return []
+
+    def error(e: Evidence) -> float:  # the variance of its mean
+        return max(e.std or 0.0, pooled) ** 2 / e.n_seeds
+
+    tied = [e for e in evidence if e is not chosen and e.std is not None
+            and abs(e.mean - chosen.mean) <= TIE_STANDARD_ERRORS * math.sqrt(error(chosen) + error(e))]  # fmt: skip
+    return sorted(tied, key=lambda e: (-1 if maximize else 1) * e.mean)
+
+
+def summarize_curve(evidence: Evidence, maximize: bool) -> CurveSummary | None:
+    """The best epoch of the mean curve over its seeds (those that trained every epoch), and whether to stop there."""
+    curves = [curve for curve in map(trial_curve, evidence.runs) if curve]
+    if not curves:
+        return None
+    epochs = max(map(len, curves))
+    curve = [statistics.fmean(values) for values in zip(*(c for c in curves if len(c) == epochs))]
+    sign = -1 if maximize else 1
+    best = min(range(epochs), key=lambda i: sign * curve[i])  # the first of equal bests
+    margin = max(evidence.std or 0.0, STOP_EARLY_MARGIN * abs(curve[best]))
+    stop_early = best + 1 <= STOP_EARLY_BEFORE * epochs and sign * (curve[-1] - curve[best]) > margin
+    return CurveSummary(epochs, best + 1, curve[best], curve[-1], stop_early)
+
+
+def _chosen(study_name: str, evidence: Sequence[Evidence], maximize: bool) -> Evidence:
+    if not evidence:
+        raise UserError(
+            f"study {study_name!r} has no finished trial yet, so there is nothing to recommend. "
+            "Run `autoopt search` (or let the running one finish a trial) first."
+        )
+    return best_mean(evidence, maximize)
+
+
+def choose(study: optuna.Study) -> tuple[FrozenTrial, list[float]]:
+    """The search trial whose configuration has the best mean over its seeds, and those values."""
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
-    attrs = best.user_attrs
+    chosen = _chosen(study.study_name, gather(study.get_trials(deepcopy=False)), maximize)
+    return chosen.trial, list(chosen.values)
+
+
+def recommendation_of(study_name: str, trials: Sequence[FrozenTrial], *, maximize: bool,
+                      study_attrs: Mapping[str, Any] | None = None) -> Recommendation:  # fmt: skip
+    """The recommendation from a study's trials as read already (the dashboard's way in)."""
+    evidence = gather(trials)
+    chosen = _chosen(study_name, evidence, maximize)
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
+    pooled = pooled_std(evidence)
+    attrs = chosen.trial.user_attrs
     return Recommendation(
         study=study_name,
         optimizer=attrs[record.OPTIMIZER],
         optimizer_kwargs=attrs[record.OPTIMIZER_KWARGS],
         lookahead=attrs.get(record.LOOKAHEAD),
         batch_size=attrs[record.BATCH_SIZE],
-        value=statistics.fmean(values),
+        value=chosen.mean,
         direction="maximize" if maximize else "minimize",
         n_trials=len(finished),
-        trial_number=best.number,
-        confirmed_values=values,
+        trial_number=chosen.trial.number,
+        confirmed_values=list(chosen.values),
         leaderboard=leaderboard(finished, maximize),
+        tied_with=[TiedConfiguration.of(e) for e in ties(chosen, evidence, maximize)],
+        curve=summarize_curve(chosen, maximize),
+        noise=pooled if pooled is not None else planned_noise(study_attrs or {}),
     )
+
+
+def recommend(study_name: str, storage: str) -> Recommendation:
+    """The recommendation for ``study_name`` in ``storage`` (a URL)."""
+    study = require_study(open_storage(storage), study_name, storage)
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    return recommendation_of(study_name, study.get_trials(deepcopy=False), maximize=maximize,
+                             study_attrs=study.user_attrs)  # fmt: skip
 
 
 def to_json(rec: Recommendation) -> str:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 import optuna
 import pytest
 import torch
 from core_support import run_cli_inprocess
+from rich.console import Console
 
 import autoopt
 from autoopt import record
 from autoopt.errors import UserError
-from autoopt.recommend import Recommendation, choose, leaderboard, recommend, to_json
+from autoopt.listing import print_recommendation
+from autoopt.recommend import (Recommendation, choose, gather, leaderboard, optimizer_ranking, recommend,
+                               recommendation_of, to_json)  # fmt: skip
 from autoopt.storage import open_storage
 
 ADAM = {"lr": 0.003, "betas": [0.9, 0.999], "eps": 1e-08, "weight_decay": 0.0}
@@ -81,7 +85,10 @@ def test_json_has_exactly_the_documented_keys(sqlite_url):
     shown = json.loads(to_json(recommend("hand", sqlite_url)))
     assert shown == {"study": "hand", "optimizer": "adam", "optimizer_kwargs": {**ADAM, "lr": 1e-3},
                      "lookahead": None, "batch_size": 64, "value": pytest.approx(0.21), "direction": "minimize",
-                     "n_trials": 3}  # fmt: skip
+                     "n_trials": 3,
+                     # what the recommendation knows: its spread, its evidence, its ties, its best epoch
+                     "value_std": pytest.approx(0.02**0.5 / 10), "n_seeds": 2, "confirmed": True, "tied_with": [],
+                     "best_epoch": None, "value_at_best_epoch": None, "value_at_end": None, "stop_early": False}  # fmt: skip
 
 
 def recommendation(optimizer: str, kwargs: dict, lookahead: dict | None = None) -> Recommendation:
@@ -143,3 +150,177 @@ def test_the_leaderboard_counts_diverged_trials_stored_either_way():
     add_trial(study, None, state=optuna.trial.TrialState.PRUNED, reasons={record.PRUNE_REASON: "pruned after epoch 2"})
     (row,) = leaderboard(study.get_trials(deepcopy=False), maximize=False)
     assert (row.trials, row.diverged, row.best) == (4, 2, 0.2)
+
+
+# The phased search: each family screened once at its defaults, searched, and the top configurations
+# re-trained on fresh seeds ("confirm"), each trial with its validation curve.
+
+
+def add_run(study: optuna.Study, value: float, *, optimizer: str = "adam", lr: float = 1e-3, phase: str = "search",
+            confirm_of: int | None = None, curve: list[float] | None = None) -> int:  # fmt: skip
+    """A finished trial of the phased search, stored as the engine stores it (see autoopt/record.py)."""
+    role = record.ROLE_CONFIRM if confirm_of is not None else record.ROLE_SEARCH
+    attrs = {record.OPTIMIZER: optimizer, record.OPTIMIZER_KWARGS: {**ADAM, "lr": lr}, record.LOOKAHEAD: None,
+             record.BATCH_SIZE: 64, record.ROLE: role, record.PHASE: phase, record.CURVE: curve or [value]}  # fmt: skip
+    if confirm_of is not None:
+        attrs[record.CONFIRM_OF] = confirm_of
+    study.add_trial(optuna.trial.create_trial(value=value, user_attrs=attrs))
+    return len(study.trials) - 1
+
+
+def add_configuration(study: optuna.Study, values: list[float], **kwargs: object) -> int:
+    """A search trial (the first value) and its confirmations on fresh seeds (the rest)."""
+    curves = kwargs.pop("curves", [None] * len(values))
+    first = add_run(study, values[0], curve=curves[0], **kwargs)  # type: ignore[arg-type]
+    for value, curve in zip(values[1:], curves[1:]):
+        add_run(study, value, phase="confirm", confirm_of=first, curve=curve, **kwargs)  # type: ignore[arg-type]
+    return first
+
+
+def recommended(study: optuna.Study, attrs: dict | None = None) -> Recommendation:
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    return recommendation_of("hand", study.trials, maximize=maximize, study_attrs=attrs)
+
+
+def shown_text(rec: Recommendation) -> str:
+    console = Console(record=True, width=200)
+    print_recommendation(console, rec)
+    return console.export_text()
+
+
+def test_the_pick_is_the_best_mean_over_two_seeds_not_a_lucky_single_run():
+    study = hand_study()
+    add_configuration(study, [0.05], lr=1e-2)  # lucky, never re-trained
+    steady = add_configuration(study, [0.10, 0.11], lr=1e-3)
+    add_configuration(study, [0.12, 0.16, 0.14], lr=3e-3)
+    rec = recommended(study)
+    assert rec.trial_number == steady and rec.optimizer_kwargs["lr"] == 1e-3
+    assert rec.value == pytest.approx(0.105)
+    assert rec.value_std == pytest.approx(statistics.stdev([0.10, 0.11])) and rec.n_seeds == 2 and rec.confirmed
+
+
+@pytest.mark.parametrize("repeated", [True, False])
+def test_the_optimizer_ranking_puts_the_recommendation_first(repeated):
+    study = hand_study(direction="maximize")
+    add_configuration(study, [0.95], optimizer="sgd")  # the best single run
+    add_configuration(study, [0.875, 0.9375] if repeated else [0.90625], optimizer="adam")
+    add_configuration(study, [0.80, 0.81] if repeated else [0.80], optimizer="radam")
+    add_configuration(study, [0.90625] * (2 if repeated else 1), optimizer="adam")  # an equal mean, a later trial
+    ranked = optimizer_ranking(gather(study.trials), maximize=True)
+    assert ranked[0].trial.number == recommended(study).trial_number
+    names = [e.trial.user_attrs[record.OPTIMIZER] for e in ranked]
+    assert names == (["adam", "radam", "sgd"] if repeated else ["sgd", "adam", "radam"])
+
+
+def test_without_confirmations_the_best_single_run_is_recommended_unconfirmed():
+    study = hand_study()
+    add_configuration(study, [0.3])
+    best = add_configuration(study, [0.2])
+    rec = recommended(study)
+    assert rec.trial_number == best
+    shown = rec.to_dict()
+    assert (shown["confirmed"], shown["n_seeds"], shown["value_std"], shown["tied_with"]) == (False, 1, None, [])
+    assert "single run, not confirmed on fresh seeds" in shown_text(rec)
+
+
+def test_a_configuration_within_two_standard_errors_is_tied_and_a_clear_loser_is_not():
+    study = hand_study()
+    add_configuration(study, [0.100, 0.104, 0.102], optimizer="adam")
+    tie = add_configuration(study, [0.103, 0.105, 0.101], optimizer="adamw", lr=2e-3)
+    add_configuration(study, [0.200, 0.204], optimizer="radam")
+    add_configuration(study, [0.09])  # one seed: no spread of its own, so never called a tie
+    rec = recommended(study)
+    assert [t.trial_number for t in rec.tied_with] == [tie]
+    (shown,) = rec.to_dict()["tied_with"]
+    assert shown == {"optimizer": "adamw", "optimizer_kwargs": {**ADAM, "lr": 2e-3}, "lookahead": None, "batch_size": 64,
+                     "value": pytest.approx(0.103), "value_std": pytest.approx(0.002), "n_seeds": 3}  # fmt: skip
+    text = shown_text(rec)
+    assert "a statistical tie" in text and "adamw lr=0.002, batch 64: 0.103 ± 0.002 over 3 seeds" in text
+
+
+def test_two_seeds_that_happen_to_agree_are_held_to_the_studys_pooled_noise():
+    study = hand_study()
+    add_configuration(study, [0.1000, 0.1001], optimizer="adam")
+    close = add_configuration(study, [0.1040, 0.1041], optimizer="adamw")  # 57 standard errors apart by their own stds
+    add_configuration(study, [0.18, 0.14, 0.16, 0.20], optimizer="radam")  # a noisy task: the pool is 0.02 wide
+    assert [t.trial_number for t in recommended(study).tied_with] == [close]
+
+
+def test_a_clear_winner_has_no_ties_and_the_text_claims_none():
+    study = hand_study()
+    add_configuration(study, [0.100, 0.101, 0.102])
+    add_configuration(study, [0.200, 0.201, 0.202], optimizer="adamw")
+    rec = recommended(study)
+    assert rec.tied_with == [] and "tie" not in shown_text(rec)
+
+
+def bottoming(best: float, end: float, epochs: int, at: int) -> list[float]:
+    """A loss curve that falls to ``best`` at epoch ``at`` (1-based) and climbs to ``end``: over-fitting."""
+    return [best + abs(epoch - at) * (end - best) / (epochs - at) for epoch in range(1, epochs + 1)]
+
+
+def test_a_curve_that_bottoms_early_says_to_stop_early():
+    study = hand_study()
+    curves = [bottoming(0.055, end, 30, 4) for end in (0.085, 0.086)]
+    add_configuration(study, [0.085, 0.086], curves=curves)
+    rec = recommended(study)
+    shown = rec.to_dict()
+    assert (shown["best_epoch"], shown["stop_early"]) == (4, True)
+    assert shown["value_at_best_epoch"] == pytest.approx(0.055) and shown["value_at_end"] == pytest.approx(0.0855)
+    assert "trains best for 4 epochs: 0.055; at 30 epochs 0.0855 — stop early or use fewer epochs" in shown_text(rec)
+
+
+def test_a_curve_that_improves_to_the_end_gives_no_advice():
+    study = hand_study(direction="maximize")
+    curves = [[0.5 + 0.01 * epoch + seed for epoch in range(20)] for seed in (0.0, 0.002)]
+    add_configuration(study, [curves[0][-1], curves[1][-1]], curves=curves)
+    rec = recommended(study)
+    assert (rec.to_dict()["best_epoch"], rec.to_dict()["stop_early"]) == (20, False)
+    assert "stop early" not in shown_text(rec)
+
+
+def test_a_late_dip_within_the_seed_noise_is_not_worth_stopping_for():
+    study = hand_study()
+    curves = [bottoming(0.100, 0.1005, 10, 5), bottoming(0.100, 0.1005, 10, 5)]
+    add_configuration(study, [0.1005, 0.1005], curves=curves)  # 0.5% worse at the end: under the 1% margin
+    curve = recommended(study).curve
+    assert curve is not None and curve.best_epoch == 5 and not curve.stop_early
+
+
+def test_the_mean_curve_leaves_out_seeds_that_recorded_fewer_epochs():
+    study = hand_study()
+    add_configuration(study, [0.2, 0.2], curves=[[0.3, 0.2], [0.1]])  # the second: an older record, one epoch
+    curve = recommended(study).curve
+    assert curve is not None and (curve.epochs, curve.value_at_end) == (2, 0.2)
+
+
+def test_the_leaderboard_shows_each_familys_screened_value_with_the_studys_noise():
+    study = hand_study()
+    add_run(study, 0.31, optimizer="adam", phase="screen")
+    add_run(study, 0.42, optimizer="sgd", phase="screen")
+    add_configuration(study, [0.20, 0.22], optimizer="adam", lr=3e-3)  # std 0.01414: the only repeated one
+    add_run(study, 0.25, optimizer="radam")  # a family that was searched without a screen trial
+    rec = recommended(study)
+    screened = {row.optimizer: row.screened for row in rec.leaderboard}
+    assert screened == {"adam": 0.31, "sgd": 0.42, "radam": None}
+    assert rec.noise == pytest.approx(statistics.stdev([0.20, 0.22]))
+    rows = {line.split("│")[1].strip(): line.split("│")[3].strip() for line in shown_text(rec).splitlines()
+            if line.count("│") > 3}  # fmt: skip
+    assert rows == {"adam": "0.31 ± 0.01414", "sgd": "0.42 ± 0.01414", "radam": "—"}
+
+
+def test_without_repeated_configurations_the_search_plans_noise_is_the_spread():
+    study = hand_study()
+    add_run(study, 0.31, phase="screen")
+    rec = recommended(study, attrs={record.SEARCH_PLAN: {"noise": 0.004, "budget": 40}})
+    assert rec.noise == 0.004 and "0.31 ± 0.004" in shown_text(rec)
+    assert recommended(study).noise is None and "0.31 ±" not in shown_text(recommended(study))
+
+
+def test_studies_from_before_the_phases_are_recommended_as_before():
+    study = hand_study()
+    steady = add_trial(study, 0.20)  # no phase, no curve: only a role
+    add_trial(study, 0.22, role=record.ROLE_CONFIRM, confirm_of=steady)
+    rec = recommended(study)
+    assert rec.trial_number == steady and rec.n_seeds == 2 and [row.screened for row in rec.leaderboard] == [None]
+    assert "how each optimizer did" in shown_text(rec)
