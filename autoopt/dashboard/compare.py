@@ -1,22 +1,32 @@
 """``GET /compare?id=1&id=2``: studies of different tasks side by side, which optimizer won where.
 
-Metrics differ between tasks (accuracy up, loss down), so optimizers are compared by
-their rank inside each study; the cell shows the rank and the study's own best value.
-Without ``id`` it compares every single-objective study that has a finished trial.
+Inside each study the optimizers are ranked as ``autoopt recommend`` ranks them: by the
+mean over seeds of their best configuration, those re-trained on fresh seeds before single
+runs, so the winner of a study is its recommendation. Metrics differ between tasks
+(accuracy up, loss down), so optimizers are compared by their rank inside each study; the
+cell shows the rank and that mean. Without ``id`` it compares every single-objective study
+that has a finished trial.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import bottle
 import plotly.graph_objects as go
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
 
+from autoopt import record
 from autoopt.dashboard.context import Site
-from autoopt.dashboard.digest import LeaderboardRow, leaderboard, load_views, single_direction, study_info
+from autoopt.dashboard.digest import UNKNOWN, leaderboard, load_views, single_direction, study_info
 from autoopt.dashboard.figures import LAYOUT, colours, label
 from autoopt.dashboard.rendering import page_response
 from autoopt.errors import UserError
+from autoopt.recommend import gather, optimizer_ranking
+
+UNFINISHED_STATES = (("PRUNED", "pruned"), ("FAIL", "failed"), ("RUNNING", "running"))
 
 
 @dataclass(frozen=True)
@@ -25,24 +35,42 @@ class StudyColumn:
     name: str
     metric: str
     direction: str
-    ranked: dict[str, tuple[int, LeaderboardRow]]  # optimizer -> (rank, its row), finished ones only
+    ranked: dict[str, tuple[int, float]]  # optimizer -> (rank, its best configuration's mean), finished ones only
+    unfinished: dict[str, str]  # optimizer -> what became of its trials when none finished, e.g. "6 pruned"
 
     @property
     def winner(self) -> str | None:
         return next((name for name, (rank, _) in self.ranked.items() if rank == 1), None)
+
+    def outcome(self, optimizer: str) -> str:
+        """What the cell of an optimizer without a rank says."""
+        return self.unfinished.get(optimizer, "not run")
+
+
+def ranking(trials: Sequence[FrozenTrial], direction: StudyDirection) -> dict[str, tuple[int, float]]:
+    """Optimizer -> (rank, the mean it stands on), as ``autoopt recommend`` ranks them: 1 is its recommendation."""
+    ranked = optimizer_ranking(gather(trials), direction == StudyDirection.MAXIMIZE)
+    return {str(e.trial.user_attrs.get(record.OPTIMIZER) or UNKNOWN): (rank, e.mean) for rank, e in enumerate(ranked, 1)}
+
+
+def unfinished_label(states: dict[str, int]) -> str:
+    """What became of an optimizer's trials when none finished, e.g. "6 pruned" or "4 pruned, 2 failed"."""
+    return ", ".join(f"{states[state]} {word}" for state, word in UNFINISHED_STATES if states.get(state)) or "not run"
 
 
 def study_column(site: Site, study_id: int) -> StudyColumn:
     name = site.study_name(study_id)  # an unknown id raises UserError before any other read
     direction = single_direction(site.storage, study_id)
     views, frozen = load_views(site.storage, study_id)
-    rows = [row for row in leaderboard(list(frozen.values()), views, direction) if row.best is not None]
+    trials = list(frozen.values())
+    rows = leaderboard(trials, views, direction)
     return StudyColumn(
         study_id=study_id,
         name=name,
         metric=str(study_info(site.storage, study_id).get("metric") or "objective value"),
         direction=direction.name.lower(),
-        ranked={row.optimizer: (rank, row) for rank, row in enumerate(rows, start=1)},
+        ranked=ranking(trials, direction),
+        unfinished={row.optimizer: unfinished_label(row.states) for row in rows if row.best is None},
     )
 
 
@@ -52,7 +80,7 @@ def comparable_ids(site: Site) -> list[int]:
 
 def ranking_order(columns: list[StudyColumn]) -> list[str]:
     """Optimizers by wins, then by mean rank (a missing study counts as last place)."""
-    names = sorted({name for column in columns for name in column.ranked})
+    names = sorted({name for column in columns for name in (*column.ranked, *column.unfinished)})
 
     def key(name: str) -> tuple[int, float, str]:
         ranks = [column.ranked[name][0] if name in column.ranked else len(column.ranked) + 1 for column in columns]
@@ -67,10 +95,10 @@ def rank_heatmap(columns: list[StudyColumn], optimizers: list[str]) -> go.Figure
     for name in optimizers:
         z_row, text_row = [], []
         for column in columns:
-            rank, row = column.ranked.get(name, (None, None))
+            rank, value = column.ranked.get(name, (None, None))
             scaled = None if rank is None else (rank - 1) / max(1, len(column.ranked) - 1)
             z_row.append(scaled)
-            text_row.append("not run" if row is None else f"#{rank}  {row.best:.4g}")
+            text_row.append(column.outcome(name) if rank is None else f"#{rank}  {value:.4g}")
         z.append(z_row)
         text.append(text_row)
     fig = go.Figure(

@@ -9,7 +9,6 @@ programs, so a missing or odd value becomes "unknown" instead of an error.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -23,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from autoopt import record
 from autoopt.errors import UserError
 from autoopt.listing import trial_row
-from autoopt.recommend import OptimizerSummary
+from autoopt.recommend import OptimizerSummary, Recommendation, finite, planned_noise, recommendation_of, trial_curve
 from autoopt.recommend import leaderboard as variant_summaries
 
 UNKNOWN = "unknown"
@@ -53,10 +52,10 @@ class TrialView:
         return cls(
             number=trial.number,
             state=trial.state.name,
-            value=_finite(row["value"]) if trial.state == TrialState.COMPLETE else None,
-            last_value=_finite(steps[max(steps)]) if steps else None,
+            value=finite(row["value"]) if trial.state == TrialState.COMPLETE else None,
+            last_value=finite(steps[max(steps)]) if steps else None,
             optimizer=str(row["optimizer"] or UNKNOWN),
-            lr=_finite(row["lr"]),
+            lr=finite(row["lr"]),
             lookahead=bool(row["lookahead"]),
             batch_size=_integer(row["batch_size"]),
             role=str(row["role"]),
@@ -81,6 +80,11 @@ class LeaderboardRow:
     def diverged(self) -> int:
         """How many of its search trials diverged (NaN or inf), as ``autoopt recommend`` counts them."""
         return sum(summary.diverged for summary in (self.plain, self.lookahead) if summary is not None)
+
+    @property
+    def screened(self) -> float | None:
+        """Its "screen" trial's value: the family at its calibrated defaults, trained for all the epochs."""
+        return next((s.screened for s in (self.plain, self.lookahead) if s and s.screened is not None), None)
 
 
 @dataclass(frozen=True)
@@ -122,10 +126,10 @@ class RangeTestView:
         if not isinstance(attr, dict):
             return None
         lrs, losses = _float_list(attr.get("lrs")), _float_list(attr.get("losses"))
-        factor = _finite(attr.get("factor"))
+        factor = finite(attr.get("factor"))
         if not lrs or len(lrs) != len(losses) or factor is None:
             return None
-        return cls(str(attr.get("optimizer", "")), lrs, losses, _finite(attr.get("suggested_lr")), factor)
+        return cls(str(attr.get("optimizer", "")), lrs, losses, finite(attr.get("suggested_lr")), factor)
 
 
 @dataclass(frozen=True)
@@ -144,16 +148,17 @@ class StudyDigest:
     problems: list[TrialView]  # pruned and failed trials, newest first
     confirmations: list[tuple[TrialView, float | None]]  # a confirm run and the value it re-checks
     range_test: RangeTestView | None = None  # the learning-rate range test the warm starts used
+    recommendation: Recommendation | None = None  # what ``autoopt recommend`` says
+    no_recommendation: str = ""  # why there is none
+    noise: float | None = None  # the seed noise of one final value, when it was measured or estimated
 
     @property
     def optimizers(self) -> list[str]:
         return [row.optimizer for row in self.leaderboard]
 
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
+    @property
+    def recommended(self) -> str | None:
+        return self.recommendation.optimizer if self.recommendation else None
 
 
 def _integer(value: Any) -> int | None:
@@ -224,7 +229,7 @@ def batch_effect(points: Iterable[TrialView]) -> list[BatchBox]:
 def _float_list(value: Any) -> list[float]:
     if not isinstance(value, list):
         return []
-    return [v for v in (_finite(item) for item in value) if v is not None]
+    return [v for v in (finite(item) for item in value) if v is not None]
 
 
 def best_curves(rows: Sequence[LeaderboardRow], trials: dict[int, FrozenTrial]) -> list[Curve]:
@@ -233,9 +238,7 @@ def best_curves(rows: Sequence[LeaderboardRow], trials: dict[int, FrozenTrial]) 
         if row.best_trial is None:
             continue
         trial = trials[row.best_trial]
-        values = _float_list(trial.user_attrs.get(record.CURVE))
-        if not values:  # older records: the curve lives only in the intermediate values
-            values = [v for _, v in sorted(trial.intermediate_values.items())]
+        values = list(trial_curve(trial))
         curves.append(Curve(row.optimizer, trial.number, values, _float_list(trial.user_attrs.get(record.TRAIN_LOSS))))
     return curves
 
@@ -255,6 +258,18 @@ def _info_of(attrs: dict[str, Any]) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
+def study_recommendation(
+    name: str, frozen: Sequence[FrozenTrial], direction: StudyDirection, attrs: dict[str, Any]
+) -> tuple[Recommendation | None, str]:
+    """``autoopt recommend``'s answer from trials read already, or None and why there is none."""
+    try:
+        return recommendation_of(name, frozen, maximize=direction == StudyDirection.MAXIMIZE, study_attrs=attrs), ""
+    except UserError as error:
+        return None, str(error)
+    except KeyError as error:  # a study another program wrote
+        return None, f"Its best trial lacks autoopt's attribute {error}: was the study written by `autoopt search`?"
+
+
 def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
     """Everything the study page and the report show, computed from the stored trials."""
     direction = single_direction(storage, study_id)
@@ -265,9 +280,11 @@ def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
     values = {t.number: t.value for t in views}
     attrs = storage.get_study_user_attrs(study_id)
     info = _info_of(attrs)
+    name = storage.get_study_name_from_id(study_id)
+    rec, why_none = study_recommendation(name, list(frozen.values()), direction, attrs)
     return StudyDigest(
         study_id=study_id,
-        name=storage.get_study_name_from_id(study_id),
+        name=name,
         direction=direction.name.lower(),
         metric=str(info.get("metric") or "objective value"),
         info=info,
@@ -284,4 +301,7 @@ def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
             if t.role == record.ROLE_CONFIRM
         ],
         range_test=RangeTestView.of(attrs.get(record.LR_RANGE_TEST)),
+        recommendation=rec,
+        no_recommendation=why_none,
+        noise=rec.noise if rec else planned_noise(attrs),
     )

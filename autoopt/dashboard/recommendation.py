@@ -1,46 +1,54 @@
 """The recommendation card: what ``autoopt recommend`` says, as the study page shows it.
 
-``recommend`` re-reads the whole study, so its answer is cached until the number of
-finished trials changes; a study with no finished trial gets a note instead of a card.
+The card is built from the study's digest, which holds the recommendation computed from
+the trials the page read already; a study with no finished trial gets a note instead.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 
-from autoopt.errors import UserError
-from autoopt.recommend import recommend
+from autoopt.dashboard.rendering import number
+from autoopt.listing import describe_tied, stop_early_advice
+from autoopt.recommend import Recommendation
 
 
 @dataclass(frozen=True)
 class RecommendationCard:
     summary: str = ""  # "adamw + Lookahead, batch size 32"
-    basis: str = ""  # what the value is a mean of
+    basis: str = ""  # what the value is a mean of, and its spread
+    ties: tuple[str, ...] = ()  # the configurations it cannot be told apart from at the measured noise
+    advice: str = ""  # stop early, when its curve is best well before the last epoch
     details: tuple[tuple[str, str], ...] = ()
     line: str = ""  # the PyTorch line to paste; empty when there is no recommendation
     note: str = ""  # why there is none
 
 
-@functools.lru_cache(maxsize=64)
-def recommendation_card(storage_url: str, study_name: str, finished: int) -> RecommendationCard:
-    """The card for ``study_name``; ``finished`` (the finished-trial count) keys the cache."""
-    try:
-        rec = recommend(study_name, storage_url)
-        line = rec.pytorch_line()
-    except (UserError, KeyError) as error:  # KeyError: an optimizer this install does not know
-        return RecommendationCard(note=str(error).strip("'\""))
-    runs = len(rec.confirmed_values)
-    basis = (
-        f"{rec.value:.4g}: mean of trial #{rec.trial_number} and {runs - 1} confirmation run{'s' * (runs > 2)}"
-        if runs > 1
-        else f"{rec.value:.4g}: best single trial #{rec.trial_number} (no confirmation run yet)"
+def _basis(rec: Recommendation) -> str:
+    if not rec.confirmed:
+        return f"{number(rec.value)}: best single trial #{rec.trial_number} (not confirmed on a fresh seed yet)"
+    confirmations = rec.n_seeds - 1
+    return (
+        f"{number(rec.value)} ± {number(rec.value_std)}: mean ± std of trial #{rec.trial_number} and "
+        f"{confirmations} confirmation run{'s' * (confirmations > 1)} on fresh seeds ({rec.n_seeds} seeds)"
     )
+
+
+def recommendation_card(rec: Recommendation | None, *, note: str = "") -> RecommendationCard:
+    """The card for ``rec``; ``note`` says why there is none when ``rec`` is None."""
+    if rec is None:
+        return RecommendationCard(note=note)
+    try:
+        line = rec.pytorch_line()
+    except KeyError as error:  # an optimizer this install does not know
+        return RecommendationCard(note=str(error).strip("'\""))
     lookahead = rec.lookahead or {}
     return RecommendationCard(
         summary=f"{rec.optimizer}{' + Lookahead' if lookahead else ''}, batch size {rec.batch_size}",
-        basis=f"{basis}, out of {rec.n_trials} finished trials",
+        basis=f"{_basis(rec)}, out of {rec.n_trials} finished trials",
+        ties=tuple(describe_tied(tied) for tied in rec.tied_with),
+        advice=stop_early_advice(rec) or "",
         details=(
             ("optimizer", rec.optimizer),
             *((key, json.dumps(value)) for key, value in rec.optimizer_kwargs.items()),

@@ -1,4 +1,4 @@
-"""``GET /``: every study in the storage, with its trial counts and its leading optimizer."""
+"""``GET /``: every study in the storage, with its trial counts and the optimizer it recommends."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import bottle
 from optuna.study import StudyDirection
 
 from autoopt.dashboard.context import Site
-from autoopt.dashboard.digest import LeaderboardRow, leaderboard, load_views, study_info
+from autoopt.dashboard.digest import load_views, study_info, study_recommendation
 from autoopt.dashboard.figures import colours
 from autoopt.dashboard.rendering import page_response
+from autoopt.recommend import Recommendation
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class StudyRow:
     direction: str  # "maximize", "minimize", or "2 objectives"
     model_file: str
     counts: dict[str, int]
-    leader: LeaderboardRow | None  # None: no finished trial, or not a single objective
+    leader: Recommendation | None  # what `autoopt recommend` says; None: no finished trial, or several objectives
 
 
 def study_rows(site: Site) -> list[StudyRow]:
@@ -34,8 +35,8 @@ def study_rows(site: Site) -> list[StudyRow]:
         directions = frozen_study.directions
         leader = None
         if len(directions) == 1:
-            board = leaderboard(list(frozen.values()), views, directions[0])
-            leader = board[0] if board and board[0].best is not None else None
+            trials = list(frozen.values())
+            leader, _ = study_recommendation(frozen_study.study_name, trials, directions[0], frozen_study.user_attrs)
         info = study_info(site.storage, study_id)
         rows.append(
             StudyRow(

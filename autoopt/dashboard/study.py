@@ -53,12 +53,11 @@ def paginate(items: Sequence[TrialView], page: int, *, per_page: int) -> Page:
 def study_context(site: Site, study_id: int, *, page: int, per_page: int | None = None) -> dict[str, Any]:
     """What ``study.html`` needs, for the served page and for the report."""
     digest = digest_study(site.storage, study_id)
-    finished = sum(n for state, n in digest.counts.items() if TrialState[state].is_finished())
     return {
         "digest": digest,
         "colours": colours(digest.optimizers),
         "figures": study_figures(digest),
-        "card": recommendation_card(site.storage_url, digest.name, finished),
+        "card": recommendation_card(digest.recommendation, note=digest.no_recommendation),
         "problems": paginate(digest.problems, page, per_page=per_page or PROBLEMS_PER_PAGE),
         "live": bool(digest.counts.get(TrialState.RUNNING.name)),
     }
