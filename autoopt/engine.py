@@ -408,7 +408,7 @@ class _Search:
         self.run_confirmations(first)
         for _ in range(2):  # the leaders, then whatever still ties the leader
             trials = self.study.get_trials(deepcopy=False)
-            tolerance = 2 * (phases.noise(trials, self.epochs) or 0.0) / math.sqrt(2 * seeds)
+            tolerance = 2 * (phases.noise(trials, self.epochs, maximize) or 0.0) / math.sqrt(2 * seeds)
             more = phases.leaders_round(trials, maximize, seeds=2 * seeds, tolerance=tolerance)
             if not more or self.out_of_time() or not self.affordable():
                 break

@@ -126,18 +126,21 @@ def full_curves(trials: Iterable[FrozenTrial], epochs: int) -> list[tuple[float,
     return curves
 
 
-def noise(trials: Sequence[FrozenTrial], epochs: int) -> float | None:
+def noise(trials: Sequence[FrozenTrial], epochs: int, maximize: bool = False) -> float | None:
     """The seed noise of a final value, as a standard deviation.
 
-    Pooled over configurations trained on several seeds once there are any; before that,
+    The median over the better half of the configurations trained on several seeds once
+    there are any; before that,
     the epoch-to-epoch jitter of the last epochs of the full-length curves (which moves with
     the batch order and a small validation set, as seeds do). Never below ``NOISE_FLOOR`` of
     the best value's size.
     """
     groups = [v for v in seed_values(trials).values() if len(v) >= 2]
     if groups:
-        dof = sum(len(v) - 1 for v in groups)
-        estimate = math.sqrt(sum(statistics.variance(v) * (len(v) - 1) for v in groups) / dof)
+        # The better half only, and their median: a configuration that diverges on one seed
+        # of two says nothing of how far apart the good ones are.
+        groups.sort(key=lambda v: statistics.fmean(v) * (-1 if maximize else 1))
+        estimate = statistics.median(statistics.stdev(v) for v in groups[: max(1, math.ceil(len(groups) / 2))])
     else:
         jitters = []
         for curve in full_curves(trials, epochs):
@@ -348,7 +351,7 @@ def _top_up(trials: Sequence[FrozenTrial], by_number: dict[int, FrozenTrial], nu
 
 def plan_of(trials: Sequence[FrozenTrial], *, budget: int, epochs: int, maximize: bool, race: bool) -> Plan:
     """What the stored trials say now: noise, rung agreement, survivors, screened values, overfitting."""
-    plan = Plan(budget, epochs, noise(trials, epochs))
+    plan = Plan(budget, epochs, noise(trials, epochs, maximize))
     runs = runs_of(trials)
     tolerance = plan.noise or 0.0
     measured, plan.trusted_rungs = trusted_rungs(full_curves(trials, epochs), epochs, maximize, tolerance)

@@ -33,7 +33,7 @@ class TrustedRungPruner(optuna.pruners.BasePruner):
         trials = study.get_trials(deepcopy=False)
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
         curves = full_curves(trials, self.epochs)
-        measured, trusted = trusted_rungs(curves, self.epochs, maximize, noise(trials, self.epochs) or 0.0)
+        measured, trusted = trusted_rungs(curves, self.epochs, maximize, noise(trials, self.epochs, maximize) or 0.0)
         if step not in trusted:
             return False
         cutoff = rung_cutoff([curve[step - 1] for curve in curves], maximize)

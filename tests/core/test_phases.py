@@ -165,13 +165,17 @@ def test_confirmation_takes_one_candidate_per_surviving_family_and_fills_up_with
     assert sorted(of for _, of in pending) == [0, 1, 4]
 
 
-def test_noise_is_pooled_over_configurations_with_several_seeds():
+def test_noise_is_the_spread_of_the_better_configurations_with_several_seeds():
     study = optuna.create_study()
     study.add_trial(_run(0, [1.0] * E))
     for value in (1.2, 0.8):
         study.add_trial(create_trial(value=value, user_attrs={record.ROLE: "confirm", record.PHASE: "confirm",
                                                               record.CONFIRM_OF: 0, record.CURVE: [value] * E}))  # fmt: skip
     assert phases.noise(study.get_trials(), E) == pytest.approx(0.2)
+    study.add_trial(_run(3, [50.0] * E, lr=0.5))  # one that blew up on its second seed ...
+    study.add_trial(create_trial(value=500.0, user_attrs={record.ROLE: "confirm", record.PHASE: "confirm",
+                                                          record.CONFIRM_OF: 3, record.CURVE: [500.0] * E}))  # fmt: skip
+    assert phases.noise(study.get_trials(), E) == pytest.approx(0.2)  # ... does not count
 
 
 def test_overfitting_is_flagged_when_the_curve_bottoms_well_before_the_end():
