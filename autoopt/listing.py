@@ -14,6 +14,7 @@ from rich.table import Table
 
 from autoopt import record
 from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
+from autoopt.space import TrialConfig
 from autoopt.storage import open_storage, require_study
 
 TRIAL_COLUMNS = ("number", "state", "value", "role", "optimizer", "lr", "batch_size", "lookahead", "epochs_run",
@@ -91,11 +92,15 @@ def _value(value: float | None, std: float | None = None) -> str:
     return f"{value:.4g}" if std is None else f"{value:.4g} ± {std:.4g}"
 
 
-def describe(optimizer: str, kwargs: dict[str, Any], lookahead: dict[str, Any] | None, batch_size: int) -> str:
-    """A configuration in a few words, e.g. ``adamw lr=0.003 + Lookahead, batch 64``."""
-    lr = kwargs.get("lr")
-    return (f"{optimizer}{'' if lr is None else f' lr={lr:.4g}'}{' + Lookahead' if lookahead else ''}, "
-            f"batch {batch_size}")  # fmt: skip
+def configuration_label(config: TrialConfig) -> str:
+    """A configuration in a few words, e.g. ``adamw lr=0.003 + Lookahead, batch 64``.
+
+    Unlike the progress line's label (``autoopt.progress.describe``, 2 digits), the learning
+    rate keeps 4 significant digits: tied configurations often differ only there.
+    """
+    lr = config.optimizer_kwargs.get("lr")
+    lookahead = " + Lookahead" if config.lookahead else ""
+    return f"{config.optimizer}{'' if lr is None else f' lr={lr:.4g}'}{lookahead}, batch {config.batch_size}"
 
 
 TIE_HEADLINE = (f"a statistical tie: at the measured noise (within {TIE_STANDARD_ERRORS:g} standard errors) "
@@ -104,8 +109,7 @@ TIE_HEADLINE = (f"a statistical tie: at the measured noise (within {TIE_STANDARD
 
 def describe_tied(tied: TiedConfiguration) -> str:
     """e.g. ``adamw lr=0.003, batch 64: 0.08525 ± 0.0003536 over 2 seeds``."""
-    config = describe(tied.optimizer, tied.optimizer_kwargs, tied.lookahead, tied.batch_size)
-    return f"{config}: {_value(tied.value, tied.value_std)} over {tied.n_seeds} seeds"
+    return f"{configuration_label(tied.config)}: {_value(tied.value, tied.value_std)} over {tied.n_seeds} seeds"
 
 
 def stop_early_advice(rec: Recommendation) -> str | None:

@@ -20,7 +20,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import optuna
@@ -30,12 +30,12 @@ from optuna.trial import FrozenTrial, TrialState
 from autoopt import record
 from autoopt.errors import UserError
 from autoopt.optimizers import registry
+from autoopt.space import TrialConfig
 from autoopt.storage import open_storage, require_study
 
 TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie
 STOP_EARLY_BEFORE = 0.8  # advise stopping early when the best epoch is at most this fraction of the epochs
 STOP_EARLY_MARGIN = 0.01  # ... and the last epoch is worse by more than this fraction of the best (or the seed spread)
-CONFIGURATION_KEYS = ("optimizer", "optimizer_kwargs", "lookahead", "batch_size", "value", "value_std", "n_seeds")
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,7 @@ class Evidence:
 class TiedConfiguration:
     """A configuration the recommended one cannot be told apart from at the measured noise."""
 
-    optimizer: str
-    optimizer_kwargs: dict[str, Any]
-    lookahead: dict[str, Any] | None
-    batch_size: int
+    config: TrialConfig
     value: float  # its mean over its seeds
     value_std: float | None
     n_seeds: int
@@ -93,8 +90,12 @@ class TiedConfiguration:
     @classmethod
     def of(cls, evidence: Evidence) -> TiedConfiguration:
         attrs = evidence.trial.user_attrs
-        return cls(attrs[record.OPTIMIZER], attrs[record.OPTIMIZER_KWARGS], attrs.get(record.LOOKAHEAD),
-                   attrs[record.BATCH_SIZE], evidence.mean, evidence.std, evidence.n_seeds, evidence.trial.number)  # fmt: skip
+        config = TrialConfig(attrs[record.OPTIMIZER], attrs[record.OPTIMIZER_KWARGS], attrs.get(record.LOOKAHEAD),
+                             attrs[record.BATCH_SIZE])  # fmt: skip
+        return cls(config, evidence.mean, evidence.std, evidence.n_seeds, evidence.trial.number)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self.config), "value": self.value, "value_std": self.value_std, "n_seeds": self.n_seeds}
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class Recommendation:
         keys = ("study", "optimizer", "optimizer_kwargs", "lookahead", "batch_size", "value", "direction", "n_trials",
                 "value_std", "n_seeds", "confirmed")  # fmt: skip
         shape = {key: getattr(self, key) for key in keys}
-        shape["tied_with"] = [{key: getattr(tied, key) for key in CONFIGURATION_KEYS} for tied in self.tied_with]
+        shape["tied_with"] = [tied.to_dict() for tied in self.tied_with]
         curve = self.curve
         shape["best_epoch"] = curve.best_epoch if curve else None
         shape["value_at_best_epoch"] = curve.value_at_best_epoch if curve else None
