@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from autoopt.dashboard.rendering import number
-from autoopt.listing import describe_tied, stop_early_advice
+from autoopt.listing import TIE_HEADLINE, describe_tied, stop_early_advice
 from autoopt.recommend import Recommendation
 
 
@@ -19,6 +19,7 @@ class RecommendationCard:
     summary: str = ""  # "adamw + Lookahead, batch size 32"
     basis: str = ""  # what the value is a mean of, and its spread
     ties: tuple[str, ...] = ()  # the configurations it cannot be told apart from at the measured noise
+    ties_headline: str = TIE_HEADLINE[:1].upper() + TIE_HEADLINE[1:]
     advice: str = ""  # stop early, when its curve is best well before the last epoch
     details: tuple[tuple[str, str], ...] = ()
     line: str = ""  # the PyTorch line to paste; empty when there is no recommendation
