@@ -126,6 +126,16 @@ def full_curves(trials: Iterable[FrozenTrial], epochs: int) -> list[tuple[float,
     return curves
 
 
+def seed_noise(groups: Iterable[Sequence[float]], maximize: bool) -> float | None:
+    """The spread of one final value over seeds: the median sample std of the better half of the
+    configurations trained on two seeds or more (None without any). The better half only: a
+    configuration that diverged on one seed of two says nothing of how far apart good ones are."""
+    repeated = sorted((v for v in groups if len(v) >= 2), key=lambda v: score(statistics.fmean(v), maximize))
+    if not repeated:
+        return None
+    return statistics.median(statistics.stdev(v) for v in repeated[: math.ceil(len(repeated) / 2)])
+
+
 def noise(trials: Sequence[FrozenTrial], epochs: int, maximize: bool = False) -> float | None:
     """The seed noise of a final value, as a standard deviation.
 
@@ -135,13 +145,8 @@ def noise(trials: Sequence[FrozenTrial], epochs: int, maximize: bool = False) ->
     the batch order and a small validation set, as seeds do). Never below ``NOISE_FLOOR`` of
     the best value's size.
     """
-    groups = [v for v in seed_values(trials).values() if len(v) >= 2]
-    if groups:
-        # The better half only, and their median: a configuration that diverges on one seed
-        # of two says nothing of how far apart the good ones are.
-        groups.sort(key=lambda v: statistics.fmean(v) * (-1 if maximize else 1))
-        estimate = statistics.median(statistics.stdev(v) for v in groups[: max(1, math.ceil(len(groups) / 2))])
-    else:
+    estimate = seed_noise(seed_values(trials).values(), maximize)
+    if estimate is None:
         jitters = []
         for curve in full_curves(trials, epochs):
             tail = curve[-5:]
@@ -364,4 +369,4 @@ def plan_of(trials: Sequence[FrozenTrial], *, budget: int, epochs: int, maximize
 
 
 __all__ = ["DEFAULT_BUDGET", "Plan", "Run", "candidate_rungs", "confirm_round", "leaders_round", "next_in_family",
-           "noise", "phase_of", "plan_of", "runs_of", "seed_values", "survivors", "trusted_rungs"]  # fmt: skip
+           "noise", "phase_of", "seed_noise", "plan_of", "runs_of", "seed_values", "survivors", "trusted_rungs"]  # fmt: skip

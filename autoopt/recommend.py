@@ -30,6 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 from autoopt import record
 from autoopt.errors import UserError
 from autoopt.optimizers import registry
+from autoopt.phases import seed_noise
 from autoopt.space import TrialConfig
 from autoopt.storage import open_storage, require_study
 
@@ -253,13 +254,9 @@ def gather(trials: Iterable[FrozenTrial]) -> list[Evidence]:
     return evidence
 
 
-def pooled_std(evidence: Iterable[Evidence]) -> float | None:
-    """The seed noise of one final value, pooled over every configuration trained on two seeds or more."""
-    repeated = [e for e in evidence if e.std is not None]
-    degrees = sum(e.n_seeds - 1 for e in repeated)
-    if not degrees:
-        return None
-    return math.sqrt(sum((e.n_seeds - 1) * e.std**2 for e in repeated) / degrees)  # type: ignore[operator]
+def pooled_std(evidence: Iterable[Evidence], maximize: bool) -> float | None:
+    """The seed noise of one final value, as the search measures it (``autoopt.phases.seed_noise``)."""
+    return seed_noise([e.values for e in evidence], maximize)
 
 
 def planned_noise(study_attrs: Mapping[str, Any]) -> float | None:
@@ -293,15 +290,16 @@ def optimizer_ranking(evidence: Sequence[Evidence], maximize: bool) -> list[Evid
 def ties(chosen: Evidence, evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
     """The configurations whose mean is within two standard errors of ``chosen``'s, best mean first.
 
-    Each side's spread is its own sample std or, when larger, the pooled one: two seeds that
-    happen to agree must not make a configuration look more certain than the study's noise.
+    Both sides' spread is the study's seed noise (``autoopt.phases.seed_noise``): two or four
+    seeds say little of one configuration's own spread, whether they happen to agree or one of
+    them blew up.
     """
-    pooled = pooled_std(evidence)
+    pooled = pooled_std(evidence, maximize)
     if chosen.std is None or pooled is None:
         return []
 
     def error(e: Evidence) -> float:  # the variance of its mean
-        return max(e.std or 0.0, pooled) ** 2 / e.n_seeds
+        return pooled**2 / e.n_seeds
 
     tied = [e for e in evidence if e is not chosen and e.std is not None
             and abs(e.mean - chosen.mean) <= TIE_STANDARD_ERRORS * math.sqrt(error(chosen) + error(e))]  # fmt: skip
@@ -344,7 +342,7 @@ def recommendation_of(study_name: str, trials: Sequence[FrozenTrial], *, maximiz
     evidence = gather(trials)
     chosen = _chosen(study_name, evidence, maximize)
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
-    pooled = pooled_std(evidence)
+    pooled = pooled_std(evidence, maximize)
     attrs = chosen.trial.user_attrs
     return Recommendation(
         study=study_name,
