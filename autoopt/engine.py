@@ -179,7 +179,15 @@ class _Search:
         trial = self.running.get(event.number)
         if trial is None:
             return
-        trial.report(event.value, event.epoch)
+        try:
+            trial.report(event.value, event.epoch)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another search took it for stale (our heartbeats were late, e.g. on an overloaded
+            # machine): it failed it and queued its retry there, so this copy stops here.
+            self.running.pop(event.number)
+            self.executor.answer(event.number, True)
+            self.result.failures.append(f"trial {event.number}: stopped here, another search had already failed it")
+            return
         stop = False
         if self.out_of_time():
             # Not a verdict on the configuration: stored as failed, so it does not count toward

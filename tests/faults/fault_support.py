@@ -27,7 +27,9 @@ from autoopt.storage import open_storage
 
 MODELS = Path(__file__).parent / "models"
 POSTGRES_ENV = "AUTOOPT_TEST_DATABASE_URL"
-FAST = ("--optimizers", "adam,sgd", "--sampler", "random", "--pruner", "none", "--confirm-top", "0", "--seed", "0")
+# --trials, not the budget, ends these searches: they count trials across crashes and writers.
+FAST = ("--optimizers", "adam,sgd", "--sampler", "random", "--pruner", "none", "--confirm-top", "0", "--seed", "0",
+        "--budget", "100000")  # fmt: skip
 
 
 @dataclass
