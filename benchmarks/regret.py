@@ -1,0 +1,290 @@
+"""Search quality against the truth: each method's pick, re-trained, against the brute-force grid.
+
+For every task with a grid (benchmarks/grid/<task>.json, made by benchmarks/grid.py), every
+method and search seeds 0..S-1: run the method's search, take its pick, re-train the pick with
+the reference trainer (benchmarks/reference.py) on the grid's 10 fresh seeds (1000..1009), and
+report regret = (pick mean - target) / |target| in percent (sign flipped when maximizing),
+where the target is the best 10-seed mean of the grid's top 8. Also reported: what the search
+spent, in full trainings (epochs / E), and its wall time (the search only, not the re-training).
+
+Methods:
+  optuna-tpe          Optuna's default TPESampler(seed=s), 100 full trials, trial seed = trial number,
+                      no pruner; space: family (the grid's 11) x log lr over the family's range x
+                      the task's 2 batch sizes x Lookahead; diverged trials told as FAIL; pick = best trial
+  random              the same with RandomSampler(seed=s)
+  autoopt             autoopt's defaults, through its Python API, in this process
+  autoopt-no-prune    {"pruner": "none"}
+  autoopt-asha        {"pruner": "asha"}
+  autoopt-no-race     {"race": False}
+  autoopt-no-confirm  {"confirm_top": 0}
+A method whose settings autoopt's build_spec rejects is reported unavailable and skipped.
+
+Run: python benchmarks/regret.py [--tasks a,b] [--methods optuna-tpe,autoopt] [--seeds 3] [--out /tmp/regret.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grid  # noqa: E402
+import reference  # noqa: E402
+
+TRIALS = 100
+AUTOOPT_METHODS: dict[str, dict[str, Any]] = {
+    "autoopt": {},
+    "autoopt-no-prune": {"pruner": "none"},
+    "autoopt-asha": {"pruner": "asha"},
+    "autoopt-no-race": {"race": False},
+    "autoopt-no-confirm": {"confirm_top": 0},
+}
+METHODS = ("optuna-tpe", "random", *AUTOOPT_METHODS)
+BASELINE = "optuna-tpe"
+# Goals for autoopt (with its defaults).
+MAX_REGRET, MEDIAN_REGRET, MAX_TRAININGS = 3.0, 1.0, 33
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class Unavailable(Exception):
+    """The method cannot run with this version of autoopt."""
+
+
+class Task:
+    """A suite task, its grid and a cache of re-trained picks."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.grid = json.loads((grid.OUT / f"{name}.json").read_text())
+        self.path = grid.SUITE / f"{name}.py"
+        self.module = reference.load_task(self.path)
+        self.epochs: int = self.grid["epochs"]
+        self.maximize = self.grid["direction"] == "maximize"
+        self.target: float = self.grid["target"]
+        self.seeds: list[int] = self.grid["retrain_seeds"]
+        # The grid's finalists were trained on these very seeds: the same numbers, for free.
+        self.retrained: dict[str, list[float | None]] = {_key(f["config"]): f["values"] for f in self.grid["top"]}
+
+    def train(self, config: dict[str, Any], seed: int) -> tuple[float, int]:
+        """The value of one training, and the epochs it ran (the diverging one included)."""
+        value, curve = reference.train(self.module, config, seed, self.epochs)
+        return value, len(curve) + (not math.isfinite(value))
+
+    def values(self, config: dict[str, Any]) -> list[float | None]:
+        """``config`` re-trained on the target's 10 seeds (None: diverged)."""
+        key = _key(config)
+        if key not in self.retrained:
+            self.retrained[key] = [grid.sig(self.train(config, seed)[0]) for seed in self.seeds]
+        return self.retrained[key]
+
+    def regret(self, mean: float) -> float:
+        """In percent of |target|; positive when worse than the target."""
+        gap = (self.target - mean) if self.maximize else (mean - self.target)
+        return 100.0 * gap / abs(self.target)
+
+
+def _key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+# --- Optuna on the raw space ---------------------------------------------------------------
+
+
+def optuna_search(task: Task, sampler: optuna.samplers.BaseSampler) -> tuple[dict[str, Any], float]:
+    """TRIALS full trials on the raw space; the best trial's config and the epochs spent."""
+    study = optuna.create_study(direction="maximize" if task.maximize else "minimize", sampler=sampler)
+    epochs = 0
+    for _ in range(TRIALS):
+        trial = study.ask()
+        family = trial.suggest_categorical("family", list(grid.FAMILIES))
+        lrs = grid.FAMILIES[family][2]
+        lr = trial.suggest_float(f"lr_{family}", lrs[0], lrs[-1], log=True)
+        batch_size = trial.suggest_categorical("batch_size", task.grid["batch_sizes"])
+        lookahead = trial.suggest_categorical("lookahead", [False, True])
+        value, ran = task.train(grid.config(family, lr, batch_size, lookahead), seed=trial.number)
+        epochs += ran
+        if math.isfinite(value):
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=TrialState.FAIL)  # what Optuna does with a NaN objective
+    best = study.best_trial.params
+    family = best["family"]
+    return grid.config(family, best[f"lr_{family}"], best["batch_size"], best["lookahead"]), epochs
+
+
+# --- autoopt ----------------------------------------------------------------------------------
+
+
+def autoopt_search(task: Task, overrides: dict[str, Any], seed: int, folder: str) -> tuple[dict[str, Any], float, float]:
+    """autoopt's search with ``overrides``: its pick as a reference config, the epochs spent, and the wall time."""
+    import autoopt  # here, so the Optuna methods run without it
+
+    storage = f"sqlite:///{folder}/s.db"
+    try:
+        spec = autoopt.build_spec(task.path, overrides={"storage": storage, "seed": seed, **overrides},
+                                  space_table={"batch_size": list(task.grid["batch_sizes"])})  # fmt: skip
+    except (autoopt.UserError, TypeError, ValueError) as exc:  # TypeError: a setting StudySpec does not have
+        raise Unavailable(f"build_spec rejects {overrides}: {exc}") from None
+    start = time.perf_counter()
+    autoopt.search(spec)
+    wall = time.perf_counter() - start
+    rec = autoopt.recommend(spec.study_name, spec.storage)
+    study = optuna.load_study(study_name=spec.study_name, storage=spec.storage)
+    epochs = sum(t.user_attrs.get("epochs_run", 0) or 0 for t in study.trials)
+    epochs += float((study.user_attrs.get("lr_range_test") or {}).get("epochs", 0.0))
+    config = {"optimizer": rec.optimizer, "kwargs": dict(rec.optimizer_kwargs), "batch_size": rec.batch_size,
+              "lookahead": dict(rec.lookahead) if rec.lookahead else False}  # fmt: skip
+    return config, epochs, wall
+
+
+# --- the harness ------------------------------------------------------------------------------
+
+
+def run_one(task: Task, method: str, seed: int) -> dict[str, Any]:
+    if method in AUTOOPT_METHODS:
+        with tempfile.TemporaryDirectory() as folder:
+            pick, epochs, wall = autoopt_search(task, AUTOOPT_METHODS[method], seed, folder)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed) if method == "optuna-tpe" else optuna.samplers.RandomSampler(seed=seed)
+        start = time.perf_counter()
+        pick, epochs = optuna_search(task, sampler)
+        wall = time.perf_counter() - start
+    values = task.values(pick)
+    mean = grid.score(values, task.maximize)
+    return {"seed": seed, "pick": pick, "values": values, "mean": grid.sig(mean), "regret": task.regret(mean),
+            "epochs": epochs, "trainings": epochs / task.epochs, "wall_s": wall}  # fmt: skip
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    regrets = [r["regret"] for r in runs]
+    return {"median_regret": statistics.median(regrets), "max_regret": max(regrets),
+            "mean_trainings": statistics.fmean(r["trainings"] for r in runs),
+            "max_trainings": max(r["trainings"] for r in runs),
+            "mean_wall_s": statistics.fmean(r["wall_s"] for r in runs)}  # fmt: skip
+
+
+def _pct(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "inf" if math.isinf(value) else f"{value:.2f}%"
+
+
+def table(task: Task, results: dict[str, dict[str, Any]]) -> str:
+    cfg = task.grid["target_config"]
+    lines = [f"\n{task.name}: target {task.target:.5g} ({task.grid['target_family']} lr={cfg['lr']:g} "
+             f"bs={cfg['batch_size']} lookahead={cfg['lookahead']}), E={task.epochs}",
+             f"  {'method':20s} {'median':>9s} {'max':>9s} {'trainings':>9s} {'wall s':>8s} {'wall/tpe':>8s}"]  # fmt: skip
+    base = results.get(BASELINE, {}).get("summary")
+    for method, result in results.items():
+        if "unavailable" in result:
+            lines.append(f"  {method:20s} unavailable: {result['unavailable']}")
+            continue
+        s = result["summary"]
+        ratio = f"{s['mean_wall_s'] / base['mean_wall_s']:.2f}" if base else "-"
+        lines.append(f"  {method:20s} {_pct(s['median_regret']):>9s} {_pct(s['max_regret']):>9s} "
+                     f"{s['mean_trainings']:9.1f} {s['mean_wall_s']:8.1f} {ratio:>8s}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def goals(report: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """(goal, met or None when not measured, detail) for autoopt with its defaults."""
+    tasks = report["tasks"]
+    ours = {t: r["methods"]["autoopt"] for t, r in tasks.items() if "summary" in r["methods"].get("autoopt", {})}
+    if not ours:
+        return []
+    all_regrets = [run["regret"] for r in ours.values() for run in r["runs"]]
+    out = [
+        (f"regret <= {MAX_REGRET:g}% on every task (every seed)", all(r["summary"]["max_regret"] <= MAX_REGRET for r in ours.values()),
+         ", ".join(f"{t} {_pct(r['summary']['max_regret'])}" for t, r in ours.items())),
+        (f"median regret <= {MEDIAN_REGRET:g}% (all tasks and seeds)", statistics.median(all_regrets) <= MEDIAN_REGRET,
+         _pct(statistics.median(all_regrets))),
+        (f"trainings <= {MAX_TRAININGS} x E (every seed)", all(r["summary"]["max_trainings"] <= MAX_TRAININGS for r in ours.values()),
+         ", ".join(f"{t} {r['summary']['max_trainings']:.1f}" for t, r in ours.items())),
+    ]  # fmt: skip
+    base = {t: tasks[t]["methods"][BASELINE]["summary"] for t in ours if "summary" in tasks[t]["methods"].get(BASELINE, {})}
+    if base:
+        better = {t: ours[t]["summary"]["median_regret"] < base[t]["median_regret"]
+                  or ours[t]["summary"]["median_regret"] <= 0 for t in base}  # fmt: skip
+        out.append(("median regret below optuna-tpe's on every task (or at/below the target)", all(better.values()),
+                    ", ".join(f"{t} {_pct(ours[t]['summary']['median_regret'])} vs {_pct(base[t]['median_regret'])}" for t in base)))  # fmt: skip
+        faster = {t: ours[t]["summary"]["mean_wall_s"] <= base[t]["mean_wall_s"] for t in base}
+        out.append(("wall time <= optuna-tpe's on every task", all(faster.values()),
+                    ", ".join(f"{t} {ours[t]['summary']['mean_wall_s'] / base[t]['mean_wall_s']:.2f}x" for t in base)))  # fmt: skip
+    return out
+
+
+def final_summary(report: dict[str, Any], methods: list[str]) -> str:
+    tasks = report["tasks"]
+    width = max(len(t) for t in tasks) if tasks else 10
+    lines = ["\nmedian regret (max) per task:", f"  {'task':{width}s} " + " ".join(f"{m:>20s}" for m in methods)]
+    for name, result in tasks.items():
+        cells = []
+        for m in methods:
+            s = result["methods"].get(m, {}).get("summary")
+            cells.append(f"{_pct(s['median_regret'])} ({_pct(s['max_regret'])})" if s else "unavailable")
+        lines.append(f"  {name:{width}s} " + " ".join(f"{c:>20s}" for c in cells))
+    checked = goals(report)
+    if checked:
+        lines.append("goals (autoopt, defaults):")
+        for goal, met, detail in checked:
+            lines.append(f"  [{'ok' if met else 'MISSED'}] {goal}: {detail}")
+    report["goals"] = [{"goal": g, "met": m, "detail": d} for g, m, d in checked]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    available = sorted(p.stem for p in grid.OUT.glob("*.json"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default=",".join(available), help="comma-separated; default: every task with a grid")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
+    parser.add_argument("--seeds", type=int, default=3, help="search seeds 0..S-1 (default 3)")
+    parser.add_argument("--out", default="/tmp/regret.json", help="where to write the results as JSON")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = [m for m in methods if m not in METHODS] + [t for t in args.tasks.split(",") if t and t not in available]
+    if unknown:
+        parser.error(f"unknown or grid-less: {', '.join(unknown)}; methods: {', '.join(METHODS)}; tasks: {', '.join(available)}")
+    report: dict[str, Any] = {"seeds": args.seeds, "methods": methods, "trials": TRIALS, "tasks": {}}
+    unavailable: dict[str, str] = {}
+    for name in [t for t in args.tasks.split(",") if t]:
+        task = Task(name)
+        results: dict[str, dict[str, Any]] = {}
+        report["tasks"][name] = {"target": task.target, "epochs": task.epochs, "methods": results}
+        for method in methods:
+            if method in unavailable:
+                results[method] = {"unavailable": unavailable[method]}
+                continue
+            runs = []
+            try:
+                for seed in range(args.seeds):
+                    runs.append(run_one(task, method, seed))
+                    print(f"  {name} {method} seed {seed}: regret {_pct(runs[-1]['regret'])}, "
+                          f"{runs[-1]['trainings']:.1f} trainings, {runs[-1]['wall_s']:.1f} s", flush=True)  # fmt: skip
+            except Unavailable as exc:
+                unavailable[method] = str(exc)
+                print(f"  {method}: unavailable ({exc})", flush=True)
+                results[method] = {"unavailable": str(exc)}
+                continue
+            results[method] = {"runs": runs, "summary": summarize(runs)}
+            Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+        print(table(task, results), flush=True)
+    print(final_summary(report, methods))
+    Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
