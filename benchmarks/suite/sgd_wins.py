@@ -7,8 +7,14 @@ exactly, so the validation MSE measures how far optimization got: an ill-conditi
 whose hard directions are rotated, where per-coordinate scaling does not help and momentum does.
 Objective: validation mean squared error (the noise floor is 1e-4).
 
-Designs tried (grid on one seed): an overparameterized linear regression from zero weights
-(200 samples, 400 features, min-norm argument): RAdam won, momentum SGD second.
+The best learning rate sits just below where Nesterov diverges and the excess over the noise
+floor shrinks exponentially with it, so this task punishes an approximate learning rate hard:
+in the grid, momentum SGD at the same rate re-trains 28% worse than Nesterov, Adam 2.5x worse.
+
+Designs tried (grid on one seed unless said): an overparameterized linear regression from zero
+weights (200 samples, 400 features, min-norm argument): RAdam won, momentum SGD second. This
+design with 5% noise: Lion tied Nesterov; with 2%: Nesterov first, momentum SGD and NAdam
+within 27%. A 3-layer BatchNorm MLP on make_classification (val loss): plain SGD first.
 """
 
 import torch
