@@ -72,6 +72,8 @@ POLL_SECONDS = 0.25
 OOM_REASON = "out of memory"  # the runner's fail_reason prefix for MemoryError / CUDA OOM
 OOM_CONSTRAINT = "batch_size_fits"
 DIVERGED_CONSTRAINT = "converges"
+SCREEN_RETRIES = 2  # a family whose screen diverged is screened again this many times ...
+SCREEN_STEP_DOWN = 10.0  # ... each time at a tenth of the learning rate
 
 
 @dataclass
@@ -140,6 +142,7 @@ class _Search:
         self.consecutive_failures = 0
         self.last_heartbeat = self.last_stale_check = time.monotonic()
         self.oom_batch_size = smallest_oom_batch_size(study)
+        self._plan: tuple[int, phases.Plan] | None = None  # (finished trials it was read from, the plan)
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -320,37 +323,56 @@ class _Search:
             return 0
         return top * (seeds - 1) + phases.LEADERS * seeds
 
-    def plan(self) -> phases.Plan:
-        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
-        plan = phases.plan_of(self.study.get_trials(deepcopy=False), budget=self.spec.budget, epochs=self.epochs,
-                              maximize=maximize, race=self.spec.race)  # fmt: skip
-        self.study.set_user_attr(record.SEARCH_PLAN, plan.to_json())
-        return plan
+    def plan(self, *, store: bool = False) -> phases.Plan:
+        """What the finished trials say now; recomputed only when another trial has finished, and
+        written to the study (``search_plan``) only at the end of a phase: every write is a
+        transaction that concurrent searches on SQLite queue behind."""
+        trials = self.study.get_trials(deepcopy=False)
+        finished = sum(t.state.is_finished() for t in trials)
+        if self._plan is None or self._plan[0] != finished:
+            maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
+            plan = phases.plan_of(trials, budget=self.spec.budget, epochs=self.epochs, maximize=maximize,
+                                  race=self.spec.race)  # fmt: skip
+            self._plan = (finished, plan)
+        if store:
+            self.study.set_user_attr(record.SEARCH_PLAN, self._plan[1].to_json())
+        return self._plan[1]
 
     def run_screen_phase(self, scale: float) -> None:
         """Every family at its calibrated defaults, the full epochs, never pruned; one not yet
-        finished (never run, or interrupted) is run now."""
+        finished (never run, or interrupted) is run now, and one that diverged is screened again
+        a decade lower (a family must not leave the race because the common scale overshot it)."""
         missing = self.screens_missing()
         self.progress.phase(f"screening {len(missing)} optimizers at their defaults, all {self.epochs} epochs",
                             len(missing))  # fmt: skip
         while missing or self.running:
             counted = self.counted(fresh=bool(missing) and len(self.running) < self.executor.slots)
             while missing and self.can_start(counted):
-                params = default_params(self.spec.space, missing.pop(0), scale)
+                name, diverged = missing.pop(0)
+                params = default_params(self.spec.space, name, scale / SCREEN_STEP_DOWN**diverged)
                 self.start_trial(ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH,
                                                                  record.PHASE: record.PHASE_SCREEN}))  # fmt: skip
             if not self.can_start(counted) and len(self.running) < self.executor.slots:
-                missing.clear()  # out of --trials or time: what ran is kept, a resumed search runs the rest
+                break  # out of --trials or time: what ran is kept, a resumed search runs the rest
             if self.running:
                 self.pump()
+            if not missing:
+                missing = self.screens_missing()  # the diverged ones, a decade lower
+        self.plan(store=True)
 
-    def screens_missing(self) -> list[str]:
-        """Families without a screen trial that finished (complete, or pruned as diverged) or is under way."""
-        done = {t.user_attrs.get(record.OPTIMIZER) for t in self.study.get_trials(deepcopy=False)
-                if phases.phase_of(t) == record.PHASE_SCREEN
-                and t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)}  # fmt: skip
-        waiting = {t.params.get("optimizer") for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
-        return [name for name in warm_start_order(self.spec.space) if name not in done | waiting]
+    def screens_missing(self) -> list[tuple[str, int]]:
+        """Families without a screen trial that completed or is under way, each with how many of
+        its screens diverged (up to ``SCREEN_RETRIES``; after that the family is done)."""
+        trials = self.study.get_trials(deepcopy=False)
+        busy = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+        done = {t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer") for t in trials
+                if phases.phase_of(t) == record.PHASE_SCREEN and t.state in busy}  # fmt: skip
+        diverged: dict[str, int] = {}
+        for t in trials:
+            if phases.phase_of(t) == record.PHASE_SCREEN and t.state == TrialState.PRUNED:
+                diverged[t.user_attrs.get(record.OPTIMIZER)] = diverged.get(t.user_attrs.get(record.OPTIMIZER), 0) + 1
+        return [(name, diverged.get(name, 0)) for name in warm_start_order(self.spec.space)
+                if name not in done and diverged.get(name, 0) <= SCREEN_RETRIES]  # fmt: skip
 
     def run_search_phase(self) -> None:
         self.progress.phase("searching inside the surviving optimizers", 0)
@@ -362,14 +384,16 @@ class _Search:
                 break
             self.pump()
         self.result.timed_out = self.out_of_time()
+        self.plan(store=True)
 
     def next_search_trial(self) -> optuna.Trial | None:
         """A queued trial (a retry) first; else the next point inside the race's survivors; None: TPE's ask."""
         member = self.fused_member()
         if member is not None or not self.spec.warm_start:
             return member
-        if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            return None  # ask() takes the queued trial
+        waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if any(record.RETRY_OF in t.user_attrs or record.OOM_RETRY_OF in t.user_attrs for t in waiting):
+            return None  # ask() takes the queued retry (other WAITING trials are other searches' asks in flight)
         trials = self.study.get_trials(deepcopy=False)
         maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
         runs = phases.runs_of(trials)
@@ -525,7 +549,7 @@ def _search(spec: StudySpec, progress: Progress) -> SearchResult:
             loop.run_search_phase()
             if spec.confirm_top and spec.confirm_seeds >= 2 and not result.timed_out:
                 loop.run_confirm_phase()
-            loop.plan()
+            loop.plan(store=True)
         except BaseException:
             loop.drain()
             raise

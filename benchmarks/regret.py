@@ -17,6 +17,7 @@ Methods:
   autoopt-asha        {"pruner": "asha"}
   autoopt-no-race     {"race": False}
   autoopt-no-confirm  {"confirm_top": 0}
+  autoopt-no-calibrate {"calibrate": False}
 A method whose settings autoopt's build_spec rejects is reported unavailable and skipped.
 
 Run: python benchmarks/regret.py [--tasks a,b] [--methods optuna-tpe,autoopt] [--seeds 3] [--out /tmp/regret.json]
@@ -49,6 +50,7 @@ AUTOOPT_METHODS: dict[str, dict[str, Any]] = {
     "autoopt-asha": {"pruner": "asha"},
     "autoopt-no-race": {"race": False},
     "autoopt-no-confirm": {"confirm_top": 0},
+    "autoopt-no-calibrate": {"calibrate": False},
 }
 METHODS = ("optuna-tpe", "random", *AUTOOPT_METHODS)
 BASELINE = "optuna-tpe"

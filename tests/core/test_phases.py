@@ -235,3 +235,12 @@ def test_a_screen_interrupted_by_the_timeout_is_run_again_on_resume(write_model,
     _, study = _search(model, sqlite_url, study_name, budget=12)
     screens = [t for t in study.trials if t.user_attrs.get(record.PHASE) == "screen" and t.state == TrialState.COMPLETE]
     assert sorted(t.user_attrs[record.OPTIMIZER] for t in screens) == ["adam", "lion", "sgd"]
+
+
+def test_a_family_whose_screen_diverged_is_screened_again_a_decade_lower(write_model, sqlite_url, study_name):
+    source = CURVES.format(epochs=E, flip=False).replace(
+        "    for epoch in", "    if trial.config.optimizer == 'lion' and x > -4.5:\n        return float('nan')\n    for epoch in")
+    _, study = _search(write_model(source), sqlite_url, study_name, budget=12)
+    lion = [t for t in study.trials if t.user_attrs.get(record.PHASE) == "screen" and t.params["optimizer"] == "lion"]
+    assert [t.state for t in lion] == [TrialState.PRUNED, TrialState.COMPLETE]
+    assert lion[1].params["lion.lr"] == pytest.approx(lion[0].params["lion.lr"] / 10)
