@@ -400,10 +400,9 @@ class _Search:
         plan = self.plan()
         if not plan.survivors:
             return None
-        searched = [t for t in trials if phases.phase_of(t) == record.PHASE_SEARCH]
-        family = min(plan.survivors, key=lambda f: (sum(t.user_attrs.get(record.OPTIMIZER) == f or
-                                                        t.params.get("optimizer") == f for t in searched),
-                                                    plan.survivors.index(f)))  # fmt: skip
+        searched = [t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer") for t in trials
+                    if phases.phase_of(t) == record.PHASE_SEARCH]  # fmt: skip
+        family = phases.next_family(plan.survivors, runs, searched, maximize)
         tried = [t.params for t in trials if t.params.get("optimizer") == family and phases.phase_of(t) != record.PHASE_CONFIRM]
         params = phases.next_in_family(family, runs, tried, self.spec.space, maximize)
         return ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH, record.PHASE: record.PHASE_SEARCH})

@@ -260,15 +260,23 @@ def _clamped_lr(params: dict[str, Any], family: str, lr: float, bound: Range) ->
     return {**params, f"{family}.lr": min(max(lr, bound.low), bound.high)}
 
 
-def neighbours(params: dict[str, Any], family: str, space: SearchSpace) -> list[dict[str, Any]]:
-    """The points next to ``params`` in the order worth trying: learning rate down and up half a
-    decade, the next smaller and larger batch size (learning rate scaled with it: linearly for
-    SGD, by the square root for adaptive methods), Lookahead toggled, Nesterov toggled."""
+def still_improving(curve: Sequence[float], maximize: bool) -> bool:
+    """Whether a curve's last epoch is its best: the run wanted more steps, or larger ones."""
+    return len(curve) >= 2 and min(range(len(curve)), key=lambda i: (score(curve[i], maximize), -i)) == len(curve) - 1
+
+
+def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *,
+               lr_up_first: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """The points next to ``params`` in the order worth trying: the learning rate half a decade
+    down and up (up first when ``lr_up_first``: the run was still improving at its last epoch),
+    the next smaller and larger batch size (learning rate scaled with it: linearly for SGD, by
+    the square root for adaptive methods), Lookahead toggled, Nesterov toggled."""
     out: list[dict[str, Any]] = []
     bound = space.bounds(family).get("lr")
     lr = params.get(f"{family}.lr")
     if isinstance(bound, Range) and lr is not None:
-        out += [_clamped_lr(params, family, lr / LR_STEP, bound), _clamped_lr(params, family, lr * LR_STEP, bound)]
+        steps = [_clamped_lr(params, family, lr / LR_STEP, bound), _clamped_lr(params, family, lr * LR_STEP, bound)]
+        out += steps[::-1] if lr_up_first else steps
     sizes = sorted(space.batch_sizes)
     size = params.get("batch_size")
     if size in sizes:
@@ -292,6 +300,18 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace) -> list[
     return out
 
 
+def next_family(survivors: Sequence[str], runs: Sequence[Run], searched: Sequence[str], maximize: bool) -> str:
+    """The family to search next: the one whose last search trial just became its best (a line
+    search that pays is followed); else round-robin, the family with the fewest search trials
+    (``searched``: one family name per search trial so far, in order), the better one first."""
+    if searched and searched[-1] in survivors:
+        last = max((r for r in runs if r.phase == record.PHASE_SEARCH), key=lambda r: r.number, default=None)
+        own = [r for r in runs if r.family == searched[-1]]
+        if last is not None and last.family == searched[-1] and last == min(own, key=lambda r: score(r.value, maximize)):
+            return last.family
+    return min(survivors, key=lambda f: (searched.count(f), survivors.index(f)))
+
+
 def next_in_family(family: str, runs: Sequence[Run], tried: Sequence[dict[str, Any]], space: SearchSpace,
                    maximize: bool) -> dict[str, Any]:  # fmt: skip
     """The params of the family's next search trial: the first untried neighbour of its best run,
@@ -299,7 +319,8 @@ def next_in_family(family: str, runs: Sequence[Run], tried: Sequence[dict[str, A
     own = [r for r in runs if r.family == family]
     if own:
         incumbent = min(own, key=lambda r: score(r.value, maximize))
-        for candidate in neighbours(incumbent.params, family, space):
+        up_first = still_improving(incumbent.curve, maximize)
+        for candidate in neighbours(incumbent.params, family, space, lr_up_first=up_first):
             if not any(_same_point(candidate, seen, family) for seen in tried):
                 return candidate
     return {"optimizer": family}
@@ -368,5 +389,5 @@ def plan_of(trials: Sequence[FrozenTrial], *, budget: int, epochs: int, maximize
     return plan
 
 
-__all__ = ["DEFAULT_BUDGET", "Plan", "Run", "candidate_rungs", "confirm_round", "leaders_round", "next_in_family",
+__all__ = ["DEFAULT_BUDGET", "Plan", "Run", "candidate_rungs", "confirm_round", "leaders_round", "next_family", "next_in_family",
            "noise", "phase_of", "seed_noise", "plan_of", "runs_of", "seed_values", "survivors", "trusted_rungs"]  # fmt: skip

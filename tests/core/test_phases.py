@@ -244,3 +244,21 @@ def test_a_family_whose_screen_diverged_is_screened_again_a_decade_lower(write_m
     lion = [t for t in study.trials if t.user_attrs.get(record.PHASE) == "screen" and t.params["optimizer"] == "lion"]
     assert [t.state for t in lion] == [TrialState.PRUNED, TrialState.COMPLETE]
     assert lion[1].params["lion.lr"] == pytest.approx(lion[0].params["lion.lr"] / 10)
+
+
+def test_a_run_still_improving_at_its_last_epoch_tries_a_larger_learning_rate_first():
+    space = SearchSpace(optimizers=("adam",), batch_sizes=(64,), lookahead="off")
+    params = {"optimizer": "adam", "adam.lr": 1e-3, "batch_size": 64}
+    rising = phases.Run(0, "adam", params, 1.0, (3.0, 2.0, 1.0), "screen")
+    bottoming = phases.Run(0, "adam", params, 1.0, (3.0, 0.5, 1.0), "screen")
+    assert phases.next_in_family("adam", [rising], [params], space, False)["adam.lr"] > 1e-3
+    assert phases.next_in_family("adam", [bottoming], [params], space, False)["adam.lr"] < 1e-3
+
+
+def test_a_line_search_that_pays_is_followed_else_the_families_take_turns():
+    screen = [phases.Run(0, "adam", {}, 1.0, (), "screen"), phases.Run(1, "sgd", {}, 1.1, (), "screen")]
+    improved = screen + [phases.Run(2, "sgd", {}, 0.9, (), "search")]
+    worse = screen + [phases.Run(2, "sgd", {}, 1.2, (), "search")]
+    assert phases.next_family(["adam", "sgd"], improved, ["sgd"], False) == "sgd"
+    assert phases.next_family(["adam", "sgd"], worse, ["sgd"], False) == "adam"
+    assert phases.next_family(["adam", "sgd"], screen, [], False) == "adam"
