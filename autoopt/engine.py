@@ -72,7 +72,7 @@ POLL_SECONDS = 0.25
 OOM_REASON = "out of memory"  # the runner's fail_reason prefix for MemoryError / CUDA OOM
 OOM_CONSTRAINT = "batch_size_fits"
 DIVERGED_CONSTRAINT = "converges"
-SCREEN_RETRIES = 2  # a family whose screen diverged is screened again this many times ...
+SCREEN_RETRIES = 2  # a family whose screen overshot (diverged, or blew up) is screened again this many times ...
 SCREEN_STEP_DOWN = 10.0  # ... each time at a tenth of the learning rate
 
 
@@ -362,17 +362,22 @@ class _Search:
 
     def screens_missing(self) -> list[tuple[str, int]]:
         """Families without a screen trial that completed or is under way, each with how many of
-        its screens diverged (up to ``SCREEN_RETRIES``; after that the family is done)."""
+        its screens overshot: diverged, or ended orders of magnitude worse than the others
+        (``phases.overshot``). Up to ``SCREEN_RETRIES`` of those; after that the family is done."""
         trials = self.study.get_trials(deepcopy=False)
-        busy = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
-        done = {t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer") for t in trials
-                if phases.phase_of(t) == record.PHASE_SCREEN and t.state in busy}  # fmt: skip
-        diverged: dict[str, int] = {}
-        for t in trials:
-            if phases.phase_of(t) == record.PHASE_SCREEN and t.state == TrialState.PRUNED:
-                diverged[t.user_attrs.get(record.OPTIMIZER)] = diverged.get(t.user_attrs.get(record.OPTIMIZER), 0) + 1
-        return [(name, diverged.get(name, 0)) for name in warm_start_order(self.spec.space)
-                if name not in done and diverged.get(name, 0) <= SCREEN_RETRIES]  # fmt: skip
+        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
+        screens = [t for t in trials if phases.phase_of(t) == record.PHASE_SCREEN]
+        finals = [t.value for t in screens if t.state == TrialState.COMPLETE]
+        done: set[str] = set()
+        overshot: dict[str, int] = {}
+        for t in screens:
+            name = t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer")
+            if t.state == TrialState.PRUNED or (t.state == TrialState.COMPLETE and phases.overshot(t.value, finals, maximize)):
+                overshot[name] = overshot.get(name, 0) + 1
+            elif t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING):
+                done.add(name)
+        return [(name, overshot.get(name, 0)) for name in warm_start_order(self.spec.space)
+                if name not in done and overshot.get(name, 0) <= SCREEN_RETRIES]  # fmt: skip
 
     def run_search_phase(self) -> None:
         self.progress.phase("searching inside the surviving optimizers", 0)

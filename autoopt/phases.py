@@ -49,6 +49,7 @@ RACE_KEEP = (2, 4)  # at least / at most this many families stay
 NOISE_FLOOR = 0.005  # relative: seed noise is never assumed below 0.5% of the best value
 LR_STEP = math.sqrt(10)  # half a decade
 SAME_LR = 10**0.25  # learning rates closer than this factor count as the same point
+OVERSHOOT = 10.0  # a screen this many times its peers' median size worse than that median blew up
 LEADERS = 2  # the best few confirmed configurations get more seeds again
 
 
@@ -211,6 +212,15 @@ def trusted_rungs(curves: Sequence[Sequence[float]], epochs: int, maximize: bool
         if share >= AGREEMENT_TO_PRUNE and _keeps_the_best(curves, rung, maximize):
             trusted.append(rung)
     return measured, trusted
+
+
+def overshot(value: float, finals: Sequence[float], maximize: bool) -> bool:
+    """Whether a final value is off the scale of the others: further from their median than
+    ``OVERSHOOT`` times the median's size (a learning rate that blew the loss up without NaN)."""
+    if len(finals) < 3:
+        return False
+    middle = statistics.median(finals)
+    return score(value, maximize) - score(middle, maximize) > OVERSHOOT * max(abs(middle), 1e-12)
 
 
 def overfits(curve: Sequence[float], maximize: bool, tolerance: float) -> bool:

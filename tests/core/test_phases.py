@@ -262,3 +262,9 @@ def test_a_line_search_that_pays_is_followed_else_the_families_take_turns():
     assert phases.next_family(["adam", "sgd"], improved, ["sgd"], False) == "sgd"
     assert phases.next_family(["adam", "sgd"], worse, ["sgd"], False) == "adam"
     assert phases.next_family(["adam", "sgd"], screen, [], False) == "adam"
+
+
+def test_a_screen_that_blew_up_without_nan_counts_as_overshot():
+    assert phases.overshot(639128.0, [5e-4, 1e-3, 2e-3, 639128.0], False)
+    assert not phases.overshot(3e-3, [5e-4, 1e-3, 2e-3, 3e-3], False)
+    assert not phases.overshot(1e6, [1.0, 1e6], False)  # too few peers to tell
