@@ -53,6 +53,7 @@ MODEL_MISTAKES = {
 
 # (flags, the message's fragments)
 FLAG_MISTAKES = {
+    "budget-zero": (["--budget", "0"], "--budget must be >= 1 full training, but got 0."),
     "unknown-optimizer": (["--optimizers", "adam,foo"], "--optimizers: unknown optimizer 'foo'; known optimizers: sgd"),
     "range-low-above-high": (["--set", "adam.lr=1e-2:1e-4"],
                              "--set adam.lr: low > high in [0.01, 0.0001]; write the smaller bound first."),
