@@ -361,7 +361,8 @@ class _Search:
         self.plan(store=True)
 
     def screens_missing(self) -> list[tuple[str, int]]:
-        """Families without a screen trial that completed or is under way, each with how many of
+        """Families without a screen trial that completed, failed for its own reasons, or is under way (an
+        interrupted one is missing again), each with how many of
         its screens overshot: diverged, or ended orders of magnitude worse than the others
         (``phases.overshot``). Up to ``SCREEN_RETRIES`` of those; after that the family is done."""
         trials = self.study.get_trials(deepcopy=False)
@@ -374,7 +375,9 @@ class _Search:
             name = t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer")
             if t.state == TrialState.PRUNED or (t.state == TrialState.COMPLETE and phases.overshot(t.value, finals, maximize)):
                 overshot[name] = overshot.get(name, 0) + 1
-            elif t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING):
+            elif t.state != TrialState.FAIL or not str(t.user_attrs.get(record.FAIL_REASON, "")).startswith("interrupted"):
+                # Failed for its own reasons (user error, timeout, out of memory; infrastructure
+                # failures are queued again as retries): the family is out, not screened forever.
                 done.add(name)
         return [(name, overshot.get(name, 0)) for name in warm_start_order(self.spec.space)
                 if name not in done and overshot.get(name, 0) <= SCREEN_RETRIES]  # fmt: skip

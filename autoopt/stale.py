@@ -68,6 +68,8 @@ def retry_trial(study: optuna.Study, trial: FrozenTrial, retries: int) -> bool:
     if attempt > retries or trial.user_attrs.get(record.ROLE, record.ROLE_SEARCH) != record.ROLE_SEARCH:
         return False
     attrs = {record.ROLE: record.ROLE_SEARCH, record.RETRY_OF: trial.number, record.ATTEMPT: attempt}
+    if record.PHASE in trial.user_attrs:  # a retried screen is still the family's screen
+        attrs[record.PHASE] = trial.user_attrs[record.PHASE]
     if record.OOM_RETRY_OF in trial.user_attrs:  # keep the halved batch size it was re-run at
         attrs[record.BATCH_SIZE] = trial.user_attrs[record.BATCH_SIZE]
         attrs[record.OOM_RETRY_OF] = trial.user_attrs[record.OOM_RETRY_OF]

@@ -110,7 +110,7 @@ def test_the_pruner_stops_members_of_a_cluster_group_one_by_one(
     model = write_model(tmp_path / "project")
 
     result = run_autoopt(*search_args(model, database_url, study_name, "--backend", "ray", "--address", cluster.address,
-                                      "--trials", "16", "--epochs", "4"))  # fmt: skip
+                                      "--trials", "16", "--epochs", "4", "--pruner", "asha"))  # fmt: skip
 
     assert result.returncode == 0, result.stderr[-3000:]
     trials = finished(load(study_name, database_url))
