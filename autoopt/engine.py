@@ -142,6 +142,7 @@ class _Search:
         self.consecutive_failures = 0
         self.last_heartbeat = self.last_stale_check = time.monotonic()
         self.oom_batch_size = smallest_oom_batch_size(study)
+        self.maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
         self._plan: tuple[int, phases.Plan] | None = None  # (finished trials it was read from, the plan)
 
     def out_of_time(self) -> bool:
@@ -196,7 +197,7 @@ class _Search:
             # Not a verdict on the configuration: stored as failed, so it does not count toward
             # --trials and a resumed search runs a trial in its place.
             stop = True
-            self.interrupted[event.number] = f"interrupted after epoch {event.epoch}: the search's --timeout ran out"
+            self.interrupted[event.number] = f"{record.INTERRUPTED} after epoch {event.epoch}: the search's --timeout ran out"
         elif trial.user_attrs.get(record.PHASE) == record.PHASE_SEARCH and trial.should_prune():
             stop = True
             pruner = self.study.pruner
@@ -330,8 +331,7 @@ class _Search:
         trials = self.study.get_trials(deepcopy=False)
         finished = sum(t.state.is_finished() for t in trials)
         if self._plan is None or self._plan[0] != finished:
-            maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
-            plan = phases.plan_of(trials, budget=self.spec.budget, epochs=self.epochs, maximize=maximize,
+            plan = phases.plan_of(trials, budget=self.spec.budget, epochs=self.epochs, maximize=self.maximize,
                                   race=self.spec.race)  # fmt: skip
             self._plan = (finished, plan)
         if store:
@@ -366,16 +366,15 @@ class _Search:
         its screens overshot: diverged, or ended orders of magnitude worse than the others
         (``phases.overshot``). Up to ``SCREEN_RETRIES`` of those; after that the family is done."""
         trials = self.study.get_trials(deepcopy=False)
-        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
         screens = [t for t in trials if phases.phase_of(t) == record.PHASE_SCREEN]
         finals = [t.value for t in screens if t.state == TrialState.COMPLETE]
         done: set[str] = set()
         overshot: dict[str, int] = {}
         for t in screens:
             name = t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer")
-            if t.state == TrialState.PRUNED or (t.state == TrialState.COMPLETE and phases.overshot(t.value, finals, maximize)):
+            if t.state == TrialState.PRUNED or (t.state == TrialState.COMPLETE and phases.overshot(t.value, finals, self.maximize)):
                 overshot[name] = overshot.get(name, 0) + 1
-            elif t.state != TrialState.FAIL or not str(t.user_attrs.get(record.FAIL_REASON, "")).startswith("interrupted"):
+            elif t.state != TrialState.FAIL or not record.interrupted(t.user_attrs.get(record.FAIL_REASON)):
                 # Failed for its own reasons (user error, timeout, out of memory; infrastructure
                 # failures are queued again as retries): the family is out, not screened forever.
                 done.add(name)
@@ -403,16 +402,15 @@ class _Search:
         if any(record.RETRY_OF in t.user_attrs or record.OOM_RETRY_OF in t.user_attrs for t in waiting):
             return None  # ask() takes the queued retry (other WAITING trials are other searches' asks in flight)
         trials = self.study.get_trials(deepcopy=False)
-        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
         runs = phases.runs_of(trials)
         plan = self.plan()
         if not plan.survivors:
             return None
         searched = [t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer") for t in trials
                     if phases.phase_of(t) == record.PHASE_SEARCH]  # fmt: skip
-        family = phases.next_family(plan.survivors, runs, searched, maximize)
+        family = phases.next_family(plan.survivors, runs, searched, self.maximize)
         tried = [t.params for t in trials if t.params.get("optimizer") == family and phases.phase_of(t) != record.PHASE_CONFIRM]
-        params = phases.next_in_family(family, runs, tried, self.spec.space, maximize)
+        params = phases.next_in_family(family, runs, tried, self.spec.space, self.maximize)
         return ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH, record.PHASE: record.PHASE_SEARCH})
 
     def counted(self, *, fresh: bool) -> int:
@@ -438,17 +436,16 @@ class _Search:
     def run_confirm_phase(self) -> None:
         """Fresh seeds for the top configurations (one per surviving family among them), then for
         the leaders and whatever ties them, while the budget lasts."""
-        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
         top, seeds = self.spec.confirm_top, self.spec.confirm_seeds
         survivors = self.plan().survivors
-        first = phases.confirm_round(self.study.get_trials(deepcopy=False), maximize, candidates=top, seeds=seeds,
+        first = phases.confirm_round(self.study.get_trials(deepcopy=False), self.maximize, candidates=top, seeds=seeds,
                                      families=survivors)  # fmt: skip
         self.progress.phase(f"confirming the top {top} on {seeds} seeds each", len(first))
         self.run_confirmations(first)
         for _ in range(2):  # the leaders, then whatever still ties the leader
             trials = self.study.get_trials(deepcopy=False)
-            tolerance = 2 * (phases.noise(trials, self.epochs, maximize) or 0.0) / math.sqrt(2 * seeds)
-            more = phases.leaders_round(trials, maximize, seeds=2 * seeds, tolerance=tolerance)
+            tolerance = 2 * (phases.noise(trials, self.epochs, self.maximize) or 0.0) / math.sqrt(2 * seeds)
+            more = phases.leaders_round(trials, self.maximize, seeds=2 * seeds, tolerance=tolerance)
             if not more or self.out_of_time() or not self.affordable():
                 break
             self.progress.phase(f"confirming the leaders on {2 * seeds} seeds each", len(more))
@@ -471,7 +468,7 @@ class _Search:
         for number, trial in list(self.running.items()):
             self.running.pop(number)
             try:
-                trial.set_user_attr(record.FAIL_REASON, "interrupted: the search was stopped while it ran")
+                trial.set_user_attr(record.FAIL_REASON, f"{record.INTERRUPTED}: the search was stopped while it ran")
                 self.study.tell(trial, state=TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # another search already failed it as stale

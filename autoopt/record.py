@@ -41,6 +41,7 @@ ENV = "env"
 FAIL_REASON = "fail_reason"
 PRUNE_REASON = "prune_reason"
 DIVERGED = "diverged"  # how the reason of a trial whose loss or value became NaN or inf begins
+INTERRUPTED = "interrupted"  # how the reason of a trial the search stopped (timeout, Ctrl-C) begins
 RETRY_OF = "retry_of"
 ATTEMPT = "attempt"
 OOM_RETRY_OF = "oom_retry_of"
@@ -61,3 +62,8 @@ LR_RANGE_TEST = "lr_range_test"  # autoopt.calibrate.RangeTest as JSON, on studi
 def diverged(reason: object) -> bool:
     """Whether a trial's ``prune_reason`` or ``fail_reason`` says its loss or value became NaN or inf."""
     return str(reason).startswith(DIVERGED)
+
+
+def interrupted(reason: object) -> bool:
+    """Whether a trial's ``fail_reason`` says the search stopped it: no verdict on its configuration."""
+    return str(reason).startswith(INTERRUPTED)
