@@ -410,7 +410,7 @@ class _Search:
                     if phases.phase_of(t) == record.PHASE_SEARCH]  # fmt: skip
         family = phases.next_family(plan.survivors, runs, searched, self.maximize)
         tried = [t.params for t in trials if t.params.get("optimizer") == family and phases.phase_of(t) != record.PHASE_CONFIRM]
-        params = phases.next_in_family(family, runs, tried, self.spec.space, self.maximize)
+        params = phases.next_in_family(family, runs, tried, self.spec.space, self.maximize, plan.noise or 0.0)
         return ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH, record.PHASE: record.PHASE_SEARCH})
 
     def counted(self, *, fresh: bool) -> int:

@@ -10,11 +10,14 @@
    epoch keep their order at E; the search prunes only at rungs where they agree well and
    where no top configuration would have been pruned. A trial is judged at a rung only
    against trials that reached E: there is no first-trial gate.
-3. **Race**: families whose best value is within the seed noise of the best family stay;
-   the search is spent inside them.
+3. **Race**: families whose best prospect is within the seed noise of the best family stay;
+   the search is spent inside them. A run's prospect is its final value, or, when its curve
+   overfits (its learning rate too large for E epochs), its curve's minimum.
 4. **Search**: inside each surviving family, a pattern search around its incumbent (the
-   learning rate in half-decade steps, the next batch size, Lookahead on or off), then
-   TPE on that family's branch once its neighbourhood is tried.
+   learning rate in half-decade steps, or for a run that overfits a jump that moves its
+   minimum to the last epoch; the next batch size, Lookahead on or off; then the learning
+   rate in quarter-decade steps), then TPE on that family's branch once its neighbourhood
+   is tried.
 5. **Confirm**: the top configurations (at least one per surviving family) get fresh
    seeds, the leaders more again, as SMAC's intensification does: the recommendation is a
    mean over seeds, not a lucky run.
@@ -48,7 +51,9 @@ RACE_MARGIN = 2.0  # families within this many noise standard deviations of the 
 RACE_KEEP = (2, 4)  # at least / at most this many families stay
 NOISE_FLOOR = 0.005  # relative: seed noise is never assumed below 0.5% of the best value
 LR_STEP = math.sqrt(10)  # half a decade
-SAME_LR = 10**0.25  # learning rates closer than this factor count as the same point
+FINE_LR_STEP = 10**0.25  # a quarter decade: the step once the half-decade neighbourhood is tried
+SAME_LR = 10**0.125  # learning rates closer than this factor count as the same point
+SLOWEST_JUMP = 1 / 30  # an overfitting run's learning rate is cut by at most this factor in one step
 OVERSHOOT = 10.0  # a screen this many times its peers' median size worse than that median blew up
 LEADERS = 2  # the best few confirmed configurations get more seeds again
 
@@ -231,18 +236,41 @@ def overfits(curve: Sequence[float], maximize: bool, tolerance: float) -> bool:
     return best + 1 <= 0.75 * len(curve) and score(curve[-1], maximize) - score(curve[best], maximize) > tolerance
 
 
-def family_ranking(runs: Sequence[Run], maximize: bool) -> list[tuple[str, float]]:
-    """Each family's best value, best first."""
+def overfit_factor(curve: Sequence[float], maximize: bool, tolerance: float) -> float | None:
+    """For a curve that overfits, the factor that should move its minimum to the last epoch:
+    a constant learning rate's progress goes with learning rate x steps, so a run that was
+    best at epoch b of E wants about b/E of its learning rate (at least a half-decade cut, at
+    most ``SLOWEST_JUMP``). None when the curve does not overfit."""
+    if not overfits(curve, maximize, tolerance):
+        return None
+    best = min(range(len(curve)), key=lambda i: score(curve[i], maximize)) + 1
+    return min(max(best / len(curve), SLOWEST_JUMP), 1 / LR_STEP)
+
+
+def prospect(run: Run, maximize: bool, tolerance: float) -> float:
+    """What a run says its family can reach at E: its final value, or for a run that overfits
+    (its learning rate too large for E epochs) the minimum of its curve, which a smaller
+    learning rate moves to the end. Schmidt et al. 2021 and our suite's grids agree that on
+    such tasks every family reaches about the same value once its learning rate fits E."""
+    if overfit_factor(run.curve, maximize, tolerance) is None:
+        return run.value
+    return min(run.curve, key=lambda v: score(v, maximize))
+
+
+def family_ranking(runs: Sequence[Run], maximize: bool, tolerance: float | None = None) -> list[tuple[str, float]]:
+    """Each family's best value, best first; by prospect (see ``prospect``) when ``tolerance`` is given."""
     best: dict[str, float] = {}
     for run in runs:
-        if run.family not in best or score(run.value, maximize) < score(best[run.family], maximize):
-            best[run.family] = run.value
+        value = run.value if tolerance is None else prospect(run, maximize, tolerance)
+        if run.family not in best or score(value, maximize) < score(best[run.family], maximize):
+            best[run.family] = value
     return sorted(best.items(), key=lambda item: score(item[1], maximize))
 
 
 def survivors(runs: Sequence[Run], maximize: bool, tolerance: float) -> list[str]:
-    """The families still in the race: within ``RACE_MARGIN`` noise of the best, at least and at most ``RACE_KEEP``."""
-    ranking = family_ranking(runs, maximize)
+    """The families still in the race: by prospect, within ``RACE_MARGIN`` noise of the best,
+    at least and at most ``RACE_KEEP``."""
+    ranking = family_ranking(runs, maximize, tolerance)
     if not ranking:
         return []
     least, most = RACE_KEEP
@@ -275,16 +303,21 @@ def still_improving(curve: Sequence[float], maximize: bool) -> bool:
     return len(curve) >= 2 and min(range(len(curve)), key=lambda i: (score(curve[i], maximize), -i)) == len(curve) - 1
 
 
-def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *,
-               lr_up_first: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up_first: bool = False,
+               lr_jump: float | None = None, fine_up_first: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """The points next to ``params`` in the order worth trying: the learning rate half a decade
-    down and up (up first when ``lr_up_first``: the run was still improving at its last epoch),
-    the next smaller and larger batch size (learning rate scaled with it: linearly for SGD, by
-    the square root for adaptive methods), Lookahead toggled, Nesterov toggled."""
+    down and up (up first when ``lr_up_first``: the run was still improving at its last epoch;
+    for a run that overfits, ``lr_jump`` times it and half a decade down, never up), the next
+    smaller and larger batch size (learning rate scaled with it: linearly for SGD, by the
+    square root for adaptive methods), Lookahead toggled, Nesterov toggled; last, the learning
+    rate a quarter decade either way (``fine_up_first``: up first)."""
     out: list[dict[str, Any]] = []
     bound = space.bounds(family).get("lr")
     lr = params.get(f"{family}.lr")
-    if isinstance(bound, Range) and lr is not None:
+    has_lr = isinstance(bound, Range) and lr is not None
+    if has_lr and lr_jump is not None:
+        out += [_clamped_lr(params, family, lr * lr_jump, bound), _clamped_lr(params, family, lr / LR_STEP, bound)]
+    elif has_lr:
         steps = [_clamped_lr(params, family, lr / LR_STEP, bound), _clamped_lr(params, family, lr * LR_STEP, bound)]
         out += steps[::-1] if lr_up_first else steps
     sizes = sorted(space.batch_sizes)
@@ -293,7 +326,7 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *,
         at = sizes.index(size)
         for other in [sizes[i] for i in (at - 1, at + 1) if 0 <= i < len(sizes)]:
             moved = {**params, "batch_size": other}
-            if isinstance(bound, Range) and lr is not None:
+            if has_lr:
                 ratio = other / size
                 moved = _clamped_lr(moved, family, lr * (ratio if family == "sgd" else math.sqrt(ratio)), bound)
             out.append(moved)
@@ -307,7 +340,24 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *,
     if params.get(f"{family}.variant") in ("momentum", "nesterov"):
         other = "nesterov" if params[f"{family}.variant"] == "momentum" else "momentum"
         out.append({**params, f"{family}.variant": other})
+    if has_lr:
+        fine = [_clamped_lr(params, family, lr / FINE_LR_STEP, bound), _clamped_lr(params, family, lr * FINE_LR_STEP, bound)]
+        out += fine[::-1] if fine_up_first else fine
     return out
+
+
+def _better_side_is_up(incumbent: Run, own: Sequence[Run], family: str, maximize: bool) -> bool:
+    """Whether the incumbent's neighbour half a decade up did better than the one half a decade down."""
+    lr = incumbent.params.get(f"{family}.lr")
+    if lr is None:
+        return False
+
+    def value_at(factor: float) -> float:
+        point = {**incumbent.params, f"{family}.lr": lr * factor}
+        values = [score(r.value, maximize) for r in own if _same_point(point, r.params, family)]
+        return min(values, default=math.inf)
+
+    return value_at(LR_STEP) < value_at(1 / LR_STEP)
 
 
 def next_family(survivors: Sequence[str], runs: Sequence[Run], searched: Sequence[str], maximize: bool) -> str:
@@ -323,14 +373,18 @@ def next_family(survivors: Sequence[str], runs: Sequence[Run], searched: Sequenc
 
 
 def next_in_family(family: str, runs: Sequence[Run], tried: Sequence[dict[str, Any]], space: SearchSpace,
-                   maximize: bool) -> dict[str, Any]:  # fmt: skip
+                   maximize: bool, tolerance: float = 0.0) -> dict[str, Any]:  # fmt: skip
     """The params of the family's next search trial: the first untried neighbour of its best run,
-    or only the family (TPE samples the rest) once the neighbourhood is tried."""
+    or only the family (TPE samples the rest) once the neighbourhood is tried. ``tolerance``
+    (the noise) decides whether the best run overfits."""
     own = [r for r in runs if r.family == family]
     if own:
         incumbent = min(own, key=lambda r: score(r.value, maximize))
         up_first = still_improving(incumbent.curve, maximize)
-        for candidate in neighbours(incumbent.params, family, space, lr_up_first=up_first):
+        jump = overfit_factor(incumbent.curve, maximize, tolerance)
+        fine_up = _better_side_is_up(incumbent, own, family, maximize)
+        for candidate in neighbours(incumbent.params, family, space, lr_up_first=up_first, lr_jump=jump,
+                                    fine_up_first=fine_up):  # fmt: skip
             if not any(_same_point(candidate, seen, family) for seen in tried):
                 return candidate
     return {"optimizer": family}

@@ -144,8 +144,30 @@ def test_the_search_inside_a_family_walks_the_learning_rate_then_the_batch_size_
     assert [s["batch_size"] for s in seen[2:4]] == [32, 128]
     assert seen[2]["adam.lr"] == pytest.approx(1e-3 * math.sqrt(0.5))  # adaptive: lr by the square root
     assert seen[4]["lookahead"] is True and seen[4]["lookahead.k"] == 5
-    # Once the neighbourhood is tried, TPE samples the family's branch.
-    assert phases.next_in_family("adam", [run], tried + [dict(params, lookahead=True)], space, False) == {"optimizer": "adam"}
+    # Then the learning rate a quarter decade either way; once that is tried too, TPE samples the family's branch.
+    tried.append(dict(params, lookahead=True))
+    fine = phases.next_in_family("adam", [run], tried, space, False)
+    assert fine["adam.lr"] == pytest.approx(1e-3 / 10**0.25)
+    tried += [fine, dict(params, **{"adam.lr": 1e-3 * 10**0.25})]
+    assert phases.next_in_family("adam", [run], tried, space, False) == {"optimizer": "adam"}
+
+
+def test_a_run_that_overfits_jumps_its_learning_rate_to_move_its_minimum_to_the_end():
+    space = SearchSpace(optimizers=("adam",), batch_sizes=(64,), lookahead="off")
+    params = {"optimizer": "adam", "adam.lr": 1e-2, "batch_size": 64}
+    curve = (1.0, 0.5, 0.4, 0.6) + (0.8,) * 36  # best at epoch 3 of 40, then clearly worse
+    run = phases.Run(0, "adam", params, curve[-1], curve, "screen")
+    step = phases.next_in_family("adam", [run], [params], space, False, tolerance=0.01)
+    assert step["adam.lr"] == pytest.approx(1e-2 * 3 / 40)
+    then = phases.next_in_family("adam", [run], [params, step], space, False, tolerance=0.01)
+    assert then["adam.lr"] == pytest.approx(1e-2 / math.sqrt(10))  # never up: larger steps overfit sooner
+
+
+def test_the_race_ranks_an_overfitting_screen_by_the_minimum_of_its_curve():
+    overfit = (1.0, 0.3) + (0.9,) * 8  # its learning rate is too large for E; at a smaller one it reaches about 0.3
+    runs = [phases.Run(0, "adam", {}, 0.5, (1.0,) * 9 + (0.5,), "screen"), phases.Run(1, "sgd", {}, 0.6, (1.0,) * 9 + (0.6,), "screen"),
+            phases.Run(2, "lion", {}, 0.9, overfit, "screen")]  # fmt: skip
+    assert phases.survivors(runs, False, tolerance=0.01) == ["lion", "adam"]
 
 
 def test_the_pattern_search_moves_with_its_incumbent():
