@@ -309,7 +309,8 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up
     down and up (up first when ``lr_up_first``: the run was still improving at its last epoch;
     for a run that overfits, ``lr_jump`` times it and half a decade down, never up), the next
     smaller and larger batch size (learning rate scaled with it: linearly for SGD, by the
-    square root for adaptive methods), Lookahead toggled, Nesterov toggled; last, the learning
+    square root for adaptive methods), Lookahead toggled (the rate divided or multiplied by its
+    alpha), Nesterov toggled; last, the learning
     rate a quarter decade either way (``fine_up_first``: up first)."""
     out: list[dict[str, Any]] = []
     bound = space.bounds(family).get("lr")
@@ -331,12 +332,18 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up
                 moved = _clamped_lr(moved, family, lr * (ratio if family == "sgd" else math.sqrt(ratio)), bound)
             out.append(moved)
     if space.lookahead == "search" and "lookahead" in params:
+        # Lookahead moves the slow weights alpha of the way each k steps: in the long run it
+        # trains at about alpha times the rate, so the toggle carries the rate with it (on our
+        # suite's grids the best Lookahead runs sit a half-decade above the best plain ones).
         if _lookahead_on(params):
-            out.append({k: v for k, v in params.items() if not k.startswith("lookahead")} | {"lookahead": False})
+            off = {k: v for k, v in params.items() if not k.startswith("lookahead")} | {"lookahead": False}
+            alpha = float(params.get("lookahead.alpha", 0.5))
+            out.append(_clamped_lr(off, family, lr * alpha, bound) if has_lr else off)
         else:
             k = min(max(5, space.lookahead_k.low), space.lookahead_k.high)
             alpha = min(max(0.5, space.lookahead_alpha.low), space.lookahead_alpha.high)
-            out.append({**params, "lookahead": True, "lookahead.k": int(k), "lookahead.alpha": alpha})
+            on = {**params, "lookahead": True, "lookahead.k": int(k), "lookahead.alpha": alpha}
+            out.append(_clamped_lr(on, family, lr / alpha, bound) if has_lr else on)
     if params.get(f"{family}.variant") in ("momentum", "nesterov"):
         other = "nesterov" if params[f"{family}.variant"] == "momentum" else "momentum"
         out.append({**params, f"{family}.variant": other})
@@ -344,6 +351,20 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up
         fine = [_clamped_lr(params, family, lr / FINE_LR_STEP, bound), _clamped_lr(params, family, lr * FINE_LR_STEP, bound)]
         out += fine[::-1] if fine_up_first else fine
     return out
+
+
+def _larger_rate_tried(params: dict[str, Any], tried: Sequence[dict[str, Any]], family: str) -> bool:
+    """Whether a rate at least half a decade above ``params``' was tried at the same point and
+    lost (a screen that diverged and was rerun a decade lower): the best rate often sits just
+    below the largest stable one, so the gap between them is searched first."""
+    lr = params.get(f"{family}.lr")
+    if lr is None:
+        return False
+    for other in tried:
+        rate = other.get(f"{family}.lr")
+        if rate is not None and rate >= lr * LR_STEP / SAME_LR and _same_point({**other, f"{family}.lr": lr}, params, family):
+            return True
+    return False
 
 
 def _better_side_is_up(incumbent: Run, own: Sequence[Run], family: str, maximize: bool) -> bool:
@@ -380,7 +401,7 @@ def next_in_family(family: str, runs: Sequence[Run], tried: Sequence[dict[str, A
     own = [r for r in runs if r.family == family]
     if own:
         incumbent = min(own, key=lambda r: score(r.value, maximize))
-        up_first = still_improving(incumbent.curve, maximize)
+        up_first = still_improving(incumbent.curve, maximize) or _larger_rate_tried(incumbent.params, tried, family)
         jump = overfit_factor(incumbent.curve, maximize, tolerance)
         fine_up = _better_side_is_up(incumbent, own, family, maximize)
         for candidate in neighbours(incumbent.params, family, space, lr_up_first=up_first, lr_jump=jump,

@@ -144,6 +144,7 @@ def test_the_search_inside_a_family_walks_the_learning_rate_then_the_batch_size_
     assert [s["batch_size"] for s in seen[2:4]] == [32, 128]
     assert seen[2]["adam.lr"] == pytest.approx(1e-3 * math.sqrt(0.5))  # adaptive: lr by the square root
     assert seen[4]["lookahead"] is True and seen[4]["lookahead.k"] == 5
+    assert seen[4]["adam.lr"] == pytest.approx(1e-3 / 0.5)  # Lookahead trains at about alpha times the rate
     # Then the learning rate a quarter decade either way; once that is tried too, TPE samples the family's branch.
     tried.append(dict(params, lookahead=True))
     fine = phases.next_in_family("adam", [run], tried, space, False)
@@ -275,6 +276,15 @@ def test_a_run_still_improving_at_its_last_epoch_tries_a_larger_learning_rate_fi
     bottoming = phases.Run(0, "adam", params, 1.0, (3.0, 0.5, 1.0), "screen")
     assert phases.next_in_family("adam", [rising], [params], space, False)["adam.lr"] > 1e-3
     assert phases.next_in_family("adam", [bottoming], [params], space, False)["adam.lr"] < 1e-3
+
+
+def test_after_a_screen_rerun_a_decade_lower_the_search_looks_between_first():
+    space = SearchSpace(optimizers=("sgd",), batch_sizes=(64,), lookahead="off")
+    diverged = {"optimizer": "sgd", "sgd.lr": 0.1, "batch_size": 64, "sgd.variant": "momentum"}
+    rerun = dict(diverged, **{"sgd.lr": 0.01})
+    run = phases.Run(1, "sgd", rerun, 1.0, (3.0, 1.0, 1.1), "screen")  # not improving at its end
+    step = phases.next_in_family("sgd", [run], [diverged, rerun], space, False)
+    assert step["sgd.lr"] == pytest.approx(0.01 * math.sqrt(10))
 
 
 def test_a_line_search_that_pays_is_followed_else_the_families_take_turns():
