@@ -266,11 +266,23 @@ def planned_noise(study_attrs: Mapping[str, Any]) -> float | None:
     return noise if noise is not None and noise >= 0 else None
 
 
-def best_mean(evidence: Sequence[Evidence], maximize: bool) -> Evidence:
-    """The best mean among configurations trained on two seeds or more; the best single trial when there are none."""
+def _guarded_mean(e: Evidence, maximize: bool, noise: float | None) -> float:
+    """The mean, lower-is-better, made worse by one standard error of it (``noise`` / sqrt(seeds)):
+    a configuration seen on fewer seeds must beat one seen on more by more than luck. Without
+    it, a candidate that two seeds flattered wins over leaders whose four seeds regressed to
+    their true mean (the winner's curse; SMAC lets a challenger win only on as many seeds)."""
     sign = -1 if maximize else 1
+    return sign * e.mean + (noise or 0.0) / math.sqrt(e.n_seeds)
+
+
+def best_mean(evidence: Sequence[Evidence], maximize: bool, noise: float | None = None) -> Evidence:
+    """The best mean among configurations trained on two seeds or more, each guarded by its
+    standard error at the study's seed noise (``_guarded_mean``); the best single trial when
+    there are none."""
     repeated = [e for e in evidence if e.n_seeds > 1]
-    return min(repeated or evidence, key=lambda e: sign * e.mean)
+    if noise is None and repeated:
+        noise = pooled_std(evidence, maximize)
+    return min(repeated or evidence, key=lambda e: _guarded_mean(e, maximize, noise if repeated else None))
 
 
 def optimizer_ranking(evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
@@ -282,9 +294,10 @@ def optimizer_ranking(evidence: Sequence[Evidence], maximize: bool) -> list[Evid
     groups: dict[Any, list[Evidence]] = defaultdict(list)
     for e in evidence:
         groups[e.trial.user_attrs.get(record.OPTIMIZER)].append(e)
-    sign = -1 if maximize else 1
-    best = [best_mean(group, maximize) for group in groups.values()]
-    return sorted(best, key=lambda e: (e.n_seeds < 2, sign * e.mean, e.trial.number))
+    noise = pooled_std(evidence, maximize)
+    best = [best_mean(group, maximize, noise) for group in groups.values()]
+    return sorted(best, key=lambda e: (e.n_seeds < 2, _guarded_mean(e, maximize, noise if e.n_seeds > 1 else None),
+                                       e.trial.number))  # fmt: skip
 
 
 def ties(chosen: Evidence, evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:

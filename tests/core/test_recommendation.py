@@ -199,6 +199,23 @@ def test_the_pick_is_the_best_mean_over_two_seeds_not_a_lucky_single_run():
     assert rec.value_std == pytest.approx(statistics.stdev([0.10, 0.11])) and rec.n_seeds == 2 and rec.confirmed
 
 
+def test_a_mean_over_fewer_seeds_must_beat_the_leaders_by_more_than_its_standard_error():
+    study = hand_study()
+    # The leader's four seeds regressed to its true mean; two seeds flattered a candidate that
+    # the budget did not re-train further. The seed noise (here about 0.03) says 0.283 on two
+    # seeds is no better than 0.284 on four.
+    leader = add_configuration(study, [0.261, 0.265, 0.344, 0.266], lr=1e-3)
+    add_configuration(study, [0.276, 0.291], lr=3e-3)
+    add_configuration(study, [0.248, 0.314, 0.310, 0.281], lr=1e-2)
+    rec = recommended(study)
+    assert rec.trial_number == leader and rec.n_seeds == 4
+    assert [t.value for t in rec.tied_with] == pytest.approx([statistics.fmean([0.276, 0.291]), statistics.fmean([0.248, 0.314, 0.310, 0.281])])
+    # Seen on as many seeds, the better mean wins.
+    add_run(study, 0.27, lr=3e-3, phase="confirm", confirm_of=leader + 4)
+    add_run(study, 0.28, lr=3e-3, phase="confirm", confirm_of=leader + 4)
+    assert recommended(study).trial_number == leader + 4
+
+
 @pytest.mark.parametrize("repeated", [True, False])
 def test_the_optimizer_ranking_puts_the_recommendation_first(repeated):
     study = hand_study(direction="maximize")
