@@ -18,14 +18,20 @@ Methods:
   autoopt-no-race     {"race": False}
   autoopt-no-confirm  {"confirm_top": 0}
   autoopt-no-calibrate {"calibrate": False}
+  autoopt-no-overfit  the default with the overfitting rule switched off (a run whose curve bottoms
+                      early is raced by its final value and searched in plain half-decade steps);
+                      not a setting users have, so this method patches autoopt.phases in-process
 A method whose settings autoopt's build_spec rejects is reported unavailable and skipped.
 
 Run: python benchmarks/regret.py [--tasks a,b] [--methods optuna-tpe,autoopt] [--seeds 3] [--out /tmp/regret.json]
+Runs split over processes (by task) are printed as one table by
+     python benchmarks/regret.py --merge /tmp/a.json,/tmp/b.json
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import statistics
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import optuna
@@ -51,6 +58,12 @@ AUTOOPT_METHODS: dict[str, dict[str, Any]] = {
     "autoopt-no-race": {"race": False},
     "autoopt-no-confirm": {"confirm_top": 0},
     "autoopt-no-calibrate": {"calibrate": False},
+    "autoopt-no-overfit": {},
+}
+# Ablations of rules that are not settings: method -> {attribute of autoopt.phases: replacement}.
+PATCHED_PHASES: dict[str, dict[str, Any]] = {
+    "autoopt-no-overfit": {"overfit_factor": lambda curve, maximize, tolerance: None,
+                           "prospect": lambda run, maximize, tolerance: run.value},
 }
 METHODS = ("optuna-tpe", "random", *AUTOOPT_METHODS)
 BASELINE = "optuna-tpe"
@@ -154,9 +167,24 @@ def autoopt_search(task: Task, overrides: dict[str, Any], seed: int, folder: str
 # --- the harness ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _patched_phases(method: str) -> Iterator[None]:
+    """The ablation's replacements in autoopt.phases for the duration of one search."""
+    from autoopt import phases
+
+    saved = {name: getattr(phases, name) for name in PATCHED_PHASES.get(method, {})}
+    try:
+        for name, replacement in PATCHED_PHASES.get(method, {}).items():
+            setattr(phases, name, replacement)
+        yield
+    finally:
+        for name, original in saved.items():
+            setattr(phases, name, original)
+
+
 def run_one(task: Task, method: str, seed: int) -> dict[str, Any]:
     if method in AUTOOPT_METHODS:
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as folder, _patched_phases(method):
             pick, epochs, wall = autoopt_search(task, AUTOOPT_METHODS[method], seed, folder)
     else:
         sampler = optuna.samplers.TPESampler(seed=seed) if method == "optuna-tpe" else optuna.samplers.RandomSampler(seed=seed)
@@ -246,6 +274,18 @@ def final_summary(report: dict[str, Any], methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def merged(files: list[Path]) -> tuple[dict[str, Any], list[str]]:
+    """Reports of runs split by task (each task's methods measured side by side in one run) as one report."""
+    report: dict[str, Any] = {"tasks": {}}
+    methods: list[str] = []
+    for file in files:
+        part = json.loads(file.read_text())
+        for name, result in part["tasks"].items():
+            report["tasks"].setdefault(name, {**result, "methods": {}})["methods"].update(result["methods"])
+        methods += [m for m in part["methods"] if m not in methods]
+    return report, methods
+
+
 def main(argv: list[str] | None = None) -> None:
     available = sorted(p.stem for p in grid.OUT.glob("*.json"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -253,7 +293,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
     parser.add_argument("--seeds", type=int, default=3, help="search seeds 0..S-1 (default 3)")
     parser.add_argument("--out", default="/tmp/regret.json", help="where to write the results as JSON")
+    parser.add_argument("--merge", help="comma-separated result files of earlier runs: print them as one table and stop")
     args = parser.parse_args(argv)
+    if args.merge:
+        print(final_summary(*merged([Path(f) for f in args.merge.split(",") if f])))
+        return
     torch.set_num_threads(1)
     methods = [m for m in args.methods.split(",") if m]
     unknown = [m for m in methods if m not in METHODS] + [t for t in args.tasks.split(",") if t and t not in available]
