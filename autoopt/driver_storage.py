@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import optuna
 import sqlalchemy
 from optuna.distributions import BaseDistribution, check_distribution_compatibility
-from optuna.storages._cached_storage import _CachedStorage
+from optuna.storages._cached_storage import _CachedStorage, _StudyInfo
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
@@ -127,18 +127,26 @@ class DriverStorage(_CachedStorage):
         transaction (a trial's params are followed at once by its record)."""
         with self._lock:
             trial = self._local(trial_id)
-            if trial is None or trial.state.is_finished():
-                return reconnecting(super().set_trial_param, trial_id, param_name, param_value_internal, distribution)
-            trial = self._edit(trial_id)
-            study = self._studies[self._trial_id_to_study_id_and_number[trial_id][0]]
-            known = study.param_distribution.get(param_name)
-            if known is not None:
-                check_distribution_compatibility(known, distribution)
-            else:
-                study.param_distribution[param_name] = distribution
-            trial._params[param_name] = distribution.to_external_repr(param_value_internal)
-            trial._distributions[param_name] = distribution
-            self._pending_params.setdefault(trial_id, []).append((param_name, param_value_internal, distribution, known))
+            if trial is not None and not trial.state.is_finished():
+                self._hold_param(trial_id, param_name, param_value_internal, distribution)
+                return
+        # Another writer's trial, or a finished one (the database refuses it): written at once,
+        # outside our lock, which _CachedStorage.set_trial_param takes itself (it is not reentrant).
+        reconnecting(super().set_trial_param, trial_id, param_name, param_value_internal, distribution)
+
+    def _hold_param(self, trial_id: int, param_name: str, param_value_internal: float,
+                    distribution: BaseDistribution) -> None:  # fmt: skip
+        """Set the param on our in-memory trial and queue it for the trial's next write; call under the lock."""
+        trial = self._edit(trial_id)
+        study = self._studies[self._trial_id_to_study_id_and_number[trial_id][0]]
+        known = study.param_distribution.get(param_name)
+        if known is not None:
+            check_distribution_compatibility(known, distribution)
+        else:
+            study.param_distribution[param_name] = distribution
+        trial._params[param_name] = distribution.to_external_repr(param_value_internal)
+        trial._distributions[param_name] = distribution
+        self._pending_params.setdefault(trial_id, []).append((param_name, param_value_internal, distribution, known))
 
     def _flush_params(self, session: Any, trial_id: int) -> None:
         """Add the pending params to ``session``; the caller drops them once it committed."""
@@ -182,6 +190,9 @@ class DriverStorage(_CachedStorage):
                      .filter(models.TrialModel.trial_id == trial_id, models.TrialModel.state == TrialState.WAITING)
                      .update({models.TrialModel.state: TrialState.RUNNING,
                               models.TrialModel._datetime_start_utc: _utc_now()}, synchronize_session=False))  # fmt: skip
+            if taken == 0:  # running already (False, as Optuna answers), finished or gone (raise, as Optuna does)
+                trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+                self._backend.check_trial_is_updatable(trial_id, trial.state)
             if taken == 1 and self.owner:
                 self._backend._set_trial_attr_without_commit(
                     session, models.TrialUserAttributeModel, trial_id, record.OWNER, self.owner
@@ -196,6 +207,7 @@ class DriverStorage(_CachedStorage):
                 with _create_scoped_session(self._backend.scoped_session) as session:
                     study_id = models.TrialModel.find_or_raise_by_id(trial_id, session).study_id
             self._owned[trial_id] = trial
+            self._studies.setdefault(study_id, _StudyInfo())  # a study this driver had not read yet
             super()._add_trials_to_cache(study_id, [trial])
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
@@ -239,8 +251,11 @@ class DriverStorage(_CachedStorage):
         return reconnecting(super()._get_stale_trial_ids, study_id)
 
     def get_best_trial(self, study_id: int) -> FrozenTrial:
+        directions = self.get_study_directions(study_id)
+        if len(directions) > 1:  # Optuna's own words, so callers can tell the cases apart as with Optuna
+            raise RuntimeError("Best trial can be obtained only for single-objective optimization.")
         # The best trial may be another writer's, finished since our last refresh: read it fresh.
-        trial_id = reconnecting(self._backend._get_best_trial_id, study_id, self.get_study_directions(study_id)[0])
+        trial_id = reconnecting(self._backend._get_best_trial_id, study_id, directions[0])
         with self._lock:
             if (trial := self._local(trial_id)) is not None and trial.state.is_finished():
                 return copy.deepcopy(trial)
@@ -251,6 +266,16 @@ class DriverStorage(_CachedStorage):
             if (trial := self._local(trial_id)) is not None:
                 return copy.deepcopy(trial)
         return reconnecting(super().get_trial, trial_id)
+
+    def delete_study(self, study_id: int) -> None:
+        with self._lock:
+            doomed = [t for t, (study, _) in self._trial_id_to_study_id_and_number.items() if study == study_id]
+        reconnecting(super().delete_study, study_id)
+        with self._lock:  # else get_trial would still serve the deleted study's trials from memory
+            for trial_id in doomed:
+                self._owned.pop(trial_id, None)
+                self._pending_params.pop(trial_id, None)
+            self._refreshed_at.pop(study_id, None)
 
     # -- everyone else's trials: refreshed, at most every refresh_seconds -------------------
 

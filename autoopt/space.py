@@ -108,16 +108,13 @@ def default_params(space: SearchSpace, optimizer: str, lr_scale: float = 1.0) ->
     its learning rate times ``lr_scale`` (see ``autoopt.calibrate``), all within the space."""
     info = registry.get(optimizer)
     params: dict[str, Any] = {"optimizer": optimizer}
-    betas = info.defaults.get("betas")
+    defaults = info.search_values(info.defaults)
     for hp, bound in space.bounds(optimizer).items():
         if not isinstance(bound, Range):
             continue
-        if hp in ("beta1", "beta2") and betas is not None:
-            default = betas[0] if hp == "beta1" else betas[1]
-        else:
-            default = info.defaults.get(hp, bound.low)
-            if hp == "lr":
-                default *= lr_scale
+        default = defaults.get(hp, bound.low)
+        if hp == "lr":
+            default *= lr_scale
         params[f"{optimizer}.{hp}"] = min(max(default, bound.low), bound.high)
     if "nesterov" in info.defaults and "momentum" not in space.overrides.get(optimizer, {}):
         params[f"{optimizer}.variant"] = "momentum"

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from autoopt.data import Data
-from autoopt.fused.rules import RULES, member_hyperparameters
+from autoopt.fused.rules import fused_rule, member_hyperparameters
 from autoopt.fused.stack import StackedModel, evaluate_members
 from autoopt.runner import EVAL_BATCH, TrialJob, build_seeded, default_loss
 from autoopt.task import Task
@@ -39,7 +39,7 @@ class FusedGroup:
 
     def __init__(self, task: Task, data: Data, device: torch.device, key: GroupKey, *, batch_seed: int) -> None:
         self.task, self.data, self.device, self.key = task, data, device, key
-        self.rule = RULES[key.optimizer]
+        self.rule = fused_rule(key.optimizer)
         self.batch_seed = batch_seed
         self.order = torch.Generator().manual_seed(batch_seed)
         self.epochs_drawn = 0  # batch orders drawn so far: a joiner's order starts after these

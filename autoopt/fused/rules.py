@@ -1,28 +1,18 @@
-"""The nine optimizers' update rules over K members at once, each member with its own hyperparameters.
+"""Which configurations a fused group can train, and each member's hyperparameters as its rule reads them.
 
-A fused group keeps every member's parameters as one row of a flat ``[K, P]`` tensor, so a
-step of any rule here is a handful of elementwise ops on whole ``[K, P]`` tensors (not a
-loop over parameters, nor over members). Hyperparameters arrive as ``[K, 1]`` tensors and
-broadcast along the row; so does the step count, which is per member because a member
-that joins a running group starts at step 0.
-
-Each rule follows ``torch.optim``'s single-tensor path (``autoopt.optimizers.Lion`` for
-Lion) line for line, so a member trains as that optimizer trains alone; the tests hold
-every rule to its peer with ``assert_close``. Options that change the algorithm beyond
-what is written here (``amsgrad``, ``centered``, ``maximize``, a non-zero ``dampening``, ...)
-make a configuration not fusable, and such a trial runs alone (see ``member_hyperparameters``).
+The update rules themselves sit on the optimizers' registry entries
+(``autoopt.optimizers.fused_rules``), with the defaults: a configuration that leaves a
+hyperparameter out gets the registry's default here, as ``autoopt.optimizers.build`` gives
+it to the optimizer that trains alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-import torch
-from torch import Tensor
-
-Update = Callable[[Tensor, Tensor, dict[str, Tensor], dict[str, Tensor], Tensor], None]
+from autoopt.optimizers import registry
+from autoopt.optimizers.fused_rules import FusedRule
 
 # Constructor options that choose an implementation, not the arithmetic: ignored.
 _IMPLEMENTATION_OPTIONS = ("foreach", "capturable", "fused", "differentiable")
@@ -32,134 +22,13 @@ class NotFusable(ValueError):
     """A configuration the fused rules do not implement; its trial runs alone."""
 
 
-@dataclass(frozen=True)
-class FusedRule:
-    """One optimizer's vectorized step: its hyperparameters with defaults, and its state."""
-
-    name: str
-    update: Update  # (params, grads, state, hyperparameters, step) -> None, in place
-    hyperparameters: Mapping[str, float]  # search-level names: ``betas`` split into beta1 / beta2
-    state: tuple[str, ...] = ()  # per-element buffers, zeros at step 0
-    member_state: Mapping[str, float] = field(default_factory=dict)  # one number per member, and its start
-    required: Mapping[str, Any] = field(default_factory=dict)  # options that must hold these values
-
-
-def _sgd(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    g = g + h["weight_decay"] * p
-    # torch starts the buffer at the first gradient; with zero dampening m * 0 + g is that.
-    s["momentum_buffer"].mul_(h["momentum"]).add_(g)
-    g = torch.where(h["nesterov"] > 0, g + h["momentum"] * s["momentum_buffer"], s["momentum_buffer"])
-    p.sub_(h["lr"] * g)
-
-
-def _adagrad(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    g = g + h["weight_decay"] * p
-    clr = h["lr"] / (1 + (step - 1) * h["lr_decay"])
-    s["sum"].addcmul_(g, g)
-    p.sub_(clr * g / (s["sum"].sqrt() + h["eps"]))
-
-
-def _adadelta(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    g = g + h["weight_decay"] * p
-    rho = h["rho"]
-    s["square_avg"].mul_(rho).add_((1 - rho) * g * g)
-    delta = (s["acc_delta"] + h["eps"]).sqrt() / (s["square_avg"] + h["eps"]).sqrt() * g
-    s["acc_delta"].mul_(rho).add_((1 - rho) * delta * delta)
-    p.sub_(h["lr"] * delta)
-
-
-def _rmsprop(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    g = g + h["weight_decay"] * p
-    alpha = h["alpha"]
-    s["square_avg"].mul_(alpha).add_((1 - alpha) * g * g)
-    # Without momentum torch steps by g / avg; m * 0 + g / avg is that.
-    s["momentum_buffer"].mul_(h["momentum"]).add_(g / (s["square_avg"].sqrt() + h["eps"]))
-    p.sub_(h["lr"] * s["momentum_buffer"])
-
-
-def _adam_moments(g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor]) -> None:
-    s["exp_avg"].lerp_(g, 1 - h["beta1"])
-    s["exp_avg_sq"].mul_(h["beta2"]).add_((1 - h["beta2"]) * g * g)
-
-
-def _adam(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    _adam_moments(g + h["weight_decay"] * p, s, h)
-    _adam_step(p, s, h, step)
-
-
-def _adamw(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    p.mul_(1 - h["lr"] * h["weight_decay"])
-    _adam_moments(g, s, h)
-    _adam_step(p, s, h, step)
-
-
-def _adam_step(p: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    bias_correction1 = 1 - h["beta1"] ** step
-    bias_correction2 = 1 - h["beta2"] ** step
-    denom = s["exp_avg_sq"].sqrt() / bias_correction2.sqrt() + h["eps"]
-    p.sub_(h["lr"] / bias_correction1 * s["exp_avg"] / denom)
-
-
-def _nadam(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    g = g + h["weight_decay"] * p
-    beta1, decay = h["beta1"], h["momentum_decay"]
-    mu = beta1 * (1 - 0.5 * 0.96 ** (step * decay))
-    mu_next = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * decay))
-    s["mu_product"].mul_(mu)
-    _adam_moments(g, s, h)
-    denom = (s["exp_avg_sq"] / (1 - h["beta2"] ** step)).sqrt() + h["eps"]
-    lr, mu_product = h["lr"], s["mu_product"]
-    p.sub_(lr * (1 - mu) / (1 - mu_product) * g / denom)
-    p.sub_(lr * mu_next / (1 - mu_product * mu_next) * s["exp_avg"] / denom)
-
-
-def _radam(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    g = g + h["weight_decay"] * p
-    beta2 = h["beta2"]
-    _adam_moments(g, s, h)
-    bias_correction2 = 1 - beta2**step
-    corrected = s["exp_avg"] / (1 - h["beta1"] ** step)
-    rho_inf = 2 / (1 - beta2) - 1
-    rho_t = rho_inf - 2 * step * beta2**step / bias_correction2
-    # The rectified step once the variance estimate is trusted (rho_t > 5), plain momentum before.
-    rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)).clamp(min=0).sqrt()
-    adaptive = bias_correction2.sqrt() / (s["exp_avg_sq"].sqrt() + h["eps"])
-    p.sub_(corrected * h["lr"] * torch.where(rho_t > 5, adaptive * rect, 1.0))
-
-
-def _lion(p: Tensor, g: Tensor, s: dict[str, Tensor], h: dict[str, Tensor], step: Tensor) -> None:
-    update = s["exp_avg"].lerp(g, 1 - h["beta1"]).sign_()
-    p.sub_(h["lr"] * h["weight_decay"] * p)
-    p.sub_(h["lr"] * update)
-    s["exp_avg"].lerp_(g, 1 - h["beta2"])
-
-
-_ADAM_HYPERPARAMETERS = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
-_ADAM_REQUIRED = {"amsgrad": False, "maximize": False}
-
-RULES: dict[str, FusedRule] = {
-    rule.name: rule
-    for rule in (
-        FusedRule("sgd", _sgd, {"lr": 1e-3, "momentum": 0.0, "nesterov": 0.0, "weight_decay": 0.0},
-                  ("momentum_buffer",), required={"dampening": 0, "maximize": False}),
-        FusedRule("adagrad", _adagrad, {"lr": 1e-2, "lr_decay": 0.0, "eps": 1e-10, "weight_decay": 0.0},
-                  ("sum",), required={"initial_accumulator_value": 0, "maximize": False}),
-        FusedRule("adadelta", _adadelta, {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0},
-                  ("square_avg", "acc_delta"), required={"maximize": False}),
-        FusedRule("rmsprop", _rmsprop, {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0},
-                  ("square_avg", "momentum_buffer"), required={"centered": False, "maximize": False}),
-        FusedRule("adam", _adam, _ADAM_HYPERPARAMETERS, ("exp_avg", "exp_avg_sq"), required=_ADAM_REQUIRED),
-        FusedRule("adamw", _adamw, {**_ADAM_HYPERPARAMETERS, "weight_decay": 1e-2}, ("exp_avg", "exp_avg_sq"),
-                  required=_ADAM_REQUIRED),
-        FusedRule("nadam", _nadam, {**_ADAM_HYPERPARAMETERS, "lr": 2e-3, "momentum_decay": 4e-3},
-                  ("exp_avg", "exp_avg_sq"), {"mu_product": 1.0},
-                  required={"decoupled_weight_decay": False, "maximize": False}),
-        FusedRule("radam", _radam, _ADAM_HYPERPARAMETERS, ("exp_avg", "exp_avg_sq"),
-                  required={"decoupled_weight_decay": False, "maximize": False}),
-        FusedRule("lion", _lion, {"lr": 1e-4, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0}, ("exp_avg",),
-                  required={"maximize": False}),
-    )
-}  # fmt: skip
+def fused_rule(optimizer: str) -> FusedRule:
+    """The fused update rule of ``optimizer``; raises ``NotFusable`` where it has none."""
+    # Only registered names: ``registry.get`` would register any torch.optim class it is asked about.
+    rule = registry.get(optimizer).fused if optimizer in registry.names() else None
+    if rule is None:
+        raise NotFusable(f"no fused update rule for optimizer {optimizer!r}")
+    return rule
 
 
 def member_hyperparameters(optimizer: str, kwargs: Mapping[str, Any]) -> dict[str, float]:
@@ -168,14 +37,11 @@ def member_hyperparameters(optimizer: str, kwargs: Mapping[str, Any]) -> dict[st
     >>> member_hyperparameters("adam", {"lr": 3e-3, "betas": [0.8, 0.99]})["beta1"]
     0.8
     """
-    rule = RULES.get(optimizer)
-    if rule is None:
-        raise NotFusable(f"no fused update rule for optimizer {optimizer!r}")
-    values = dict(rule.hyperparameters)
-    for key, value in kwargs.items():
-        if key == "betas" and "beta1" in values:
-            values["beta1"], values["beta2"] = (float(v) for v in value)
-        elif key in values:
+    rule = fused_rule(optimizer)
+    info = registry.get(optimizer)
+    values = {}
+    for key, value in info.search_values({**info.defaults, **kwargs}).items():
+        if key in rule.hyperparameters:
             values[key] = float(value)
         elif key in rule.required:
             if value != rule.required[key]:

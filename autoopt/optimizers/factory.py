@@ -18,9 +18,13 @@ def build(
     *,
     lookahead: Mapping[str, Any] | None = None,
 ) -> torch.optim.Optimizer:
-    """Construct optimizer ``name`` with constructor ``kwargs``, wrapped in Lookahead if asked."""
+    """Construct optimizer ``name`` with constructor ``kwargs``, wrapped in Lookahead if asked.
+
+    What ``kwargs`` leaves out takes the registry's default, not the constructor's: the two
+    differ (SGD's momentum, RMSprop's lr), and a fused group fills gaps from the registry too.
+    """
     info = registry.get(name)
-    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in {**info.defaults, **kwargs}.items()}
     optimizer = info.factory(params, **clean)
     if lookahead:
         optimizer = Lookahead(optimizer, k=int(lookahead["k"]), alpha=float(lookahead["alpha"]))

@@ -9,7 +9,7 @@ interpolation between the momentum and the gradient, then updates the momentum::
 
 One state buffer per parameter (Adam keeps two). ``_single_tensor_lion`` states the rule
 plainly; ``_multi_tensor_lion`` gives the same results faster with ``torch._foreach_*``
-ops, run block by block so that the temporaries stay in cache (see ``_blocks``). With
+ops, run block by block so that the temporaries stay in cache (``blocks.py``). With
 ``flat=True`` the parameters and momenta live in one buffer per group and the plain rule
 runs over whole buffers (``flat.py``): the same results again, and fastest on models of
 many small tensors.
@@ -17,17 +17,14 @@ many small tensors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 from torch.optim import Optimizer
 from torch.optim.optimizer import ParamsT
 
+from autoopt.optimizers import blocks
 from autoopt.optimizers import flat as flat_layout
-
-# A block's parameters, gradients, momenta and updates fit in L2/L3 cache across the
-# four passes of a step, so main memory sees each tensor about once per step.
-_BLOCK_BYTES = 2 << 20
 
 
 class Lion(Optimizer):
@@ -135,7 +132,7 @@ class Lion(Optimizer):
             if not flat_layout.eligible(params, grads, included):
                 return False
             on_cpu = params[included.index(True)].device.type == "cpu"
-            block = _BLOCK_BYTES // params[0].element_size() if on_cpu else sum(p.numel() for p in params)
+            block = blocks.BLOCK_BYTES // params[0].element_size() if on_cpu else sum(p.numel() for p in params)
             layout = flat_layout.flatten(params, included, self.state, ("exp_avg",), block_elements=max(1, block))
             self._layouts[index] = layout
         if not layout.complete(grads):
@@ -185,7 +182,7 @@ def _multi_tensor_lion(
         return
     grouped = Optimizer._group_tensors_by_device_and_dtype([params, grads, exp_avgs])
     for (device_params, device_grads, device_exp_avgs), _ in grouped.values():
-        for block_params, block_grads, block_exp_avgs in _blocks(device_params, device_grads, device_exp_avgs):
+        for block_params, block_grads, block_exp_avgs in blocks.cache_blocks(device_params, device_grads, device_exp_avgs):
             if maximize:
                 block_grads = torch._foreach_neg(block_grads)
             updates = torch._foreach_lerp(block_exp_avgs, block_grads, 1 - beta1)
@@ -195,32 +192,3 @@ def _multi_tensor_lion(
             torch._foreach_add_(block_params, updates, alpha=-lr)
             torch._foreach_lerp_(block_exp_avgs, block_grads, 1 - beta2)
             del updates, block_grads  # free this block's temporaries before the next block makes its own
-
-
-def _blocks(*tensor_lists: list[torch.Tensor]) -> Iterator[tuple[list[torch.Tensor], ...]]:
-    """Regroup aligned tensor lists into blocks of about ``_BLOCK_BYTES`` per list.
-
-    Small tensors are batched together; a large tensor is cut into flat chunks when every
-    list holds it contiguously (elementwise results do not depend on where it is cut).
-    Off the CPU the lists stay whole: there each foreach op is one launch over all of them.
-    """
-    if tensor_lists[0][0].device.type != "cpu":
-        yield tensor_lists
-        return
-    limit = max(1, _BLOCK_BYTES // tensor_lists[0][0].element_size())
-    block: tuple[list[torch.Tensor], ...] = tuple([] for _ in tensor_lists)
-    size = 0
-    for tensors in zip(*tensor_lists):
-        if tensors[0].numel() > limit and all(t.is_contiguous() for t in tensors):
-            pieces = zip(*(t.view(-1).split(limit) for t in tensors))
-        else:
-            pieces = [tensors]
-        for piece in pieces:
-            if size and size + piece[0].numel() > limit:
-                yield block
-                block, size = tuple([] for _ in tensor_lists), 0
-            for bucket, tensor in zip(block, piece):
-                bucket.append(tensor)
-            size += piece[0].numel()
-    if size:
-        yield block

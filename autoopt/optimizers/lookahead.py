@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from autoopt.optimizers.lion import _blocks
+from autoopt.optimizers.blocks import cache_blocks
 
 
 @dataclass(eq=False)  # compared by identity: equality of tensor lists is elementwise
@@ -107,7 +107,7 @@ class Lookahead(Optimizer):
             joined = [p for p in params if p in self.state]
             fast, slow = _coalesced(joined, self.state)
             grouped = Optimizer._group_tensors_by_device_and_dtype([fast, slow]) if fast else {}
-            blocks = [block for (f, s), _ in grouped.values() for block in _blocks(f, s)]
+            blocks = [block for (f, s), _ in grouped.values() for block in cache_blocks(f, s)]
             whole = {id(t) for block_fast, _ in blocks for t in block_fast}
             watched = [p for p in joined if id(p) not in whole]
             storage = [p.data_ptr() for p in watched]

@@ -1,11 +1,14 @@
 """Every optimizer autoopt can build, described as data.
 
-An entry says how to construct the optimizer, its constructor defaults, and the
-hyperparameters worth searching with a prior range from the literature. The search
-space reads these ranges; nothing here knows about search.
+An entry says how to construct the optimizer, the defaults autoopt builds it with, the
+hyperparameters worth searching with a prior range from the literature, and, for the
+nine built-in ones, the update rule a fused group steps it with. The search space reads
+the ranges, ``build`` and the fused rules read the defaults: they are written only here.
+Nothing here knows about search.
 
 Search-level names map to constructor keywords one to one, except ``beta1`` and
-``beta2`` which become ``betas=(beta1, beta2)``.
+``beta2`` which become ``betas=(beta1, beta2)``: ``constructor_kwargs`` and
+``search_values`` are that mapping, one way and back.
 
 Optimizers without an entry are added by name on first use: any other ``torch.optim``
 class by its lower-case name (``get("asgd")``), and any pytorch-optimizer class as
@@ -23,6 +26,8 @@ from typing import Any
 
 import torch
 
+from autoopt.optimizers import fused_rules
+from autoopt.optimizers.fused_rules import FusedRule
 from autoopt.optimizers.lion import Lion
 
 
@@ -48,9 +53,10 @@ class OptimizerInfo:
 
     name: str
     factory: Callable[..., torch.optim.Optimizer]
-    defaults: Mapping[str, Any]
+    defaults: Mapping[str, Any]  # constructor keywords; every hyperparameter ``fused`` reads has one
     ranges: Mapping[str, Range] = field(default_factory=dict)
     decoupled_weight_decay: bool = False
+    fused: FusedRule | None = None  # its step over a fused group's members; None: its trials run alone
 
     def constructor_kwargs(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Turn search-level values (``beta1``, ``beta2``, ...) into constructor keywords."""
@@ -59,6 +65,17 @@ class OptimizerInfo:
             b1_default, b2_default = self.defaults.get("betas", (0.9, 0.999))
             kwargs["betas"] = (values.get("beta1", b1_default), values.get("beta2", b2_default))
         return kwargs
+
+    def search_values(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Turn constructor keywords back into search-level values: ``betas`` becomes ``beta1``, ``beta2``.
+
+        >>> get("adam").search_values({"lr": 3e-3, "betas": [0.8, 0.99]})
+        {'lr': 0.003, 'beta1': 0.8, 'beta2': 0.99}
+        """
+        values = {k: v for k, v in kwargs.items() if k != "betas"}
+        if "betas" in kwargs:
+            values["beta1"], values["beta2"] = kwargs["betas"]
+        return values
 
 
 _REGISTRY: dict[str, OptimizerInfo] = {}
@@ -162,12 +179,15 @@ _L2 = Range(1e-6, 1e-2, log=True, searched=False)
 _EPS = Range(1e-10, 1e-6, log=True, searched=False)
 
 
-def _adam_family(name: str, cls: type[torch.optim.Optimizer], lr: float) -> OptimizerInfo:
+def _adam_family(
+    name: str, cls: type[torch.optim.Optimizer], lr: float, fused: FusedRule, **more_defaults: float
+) -> OptimizerInfo:
     return OptimizerInfo(
         name=name,
         factory=cls,
-        defaults={"lr": lr, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
+        defaults={"lr": lr, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, **more_defaults},
         ranges={"lr": _LR_ADAM, "beta1": _BETA1, "beta2": _BETA2, "weight_decay": _L2, "eps": _EPS},
+        fused=fused,
     )
 
 
@@ -177,18 +197,21 @@ for _info in (
         factory=torch.optim.SGD,
         defaults={"lr": 1e-2, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
         ranges={"lr": Range(1e-4, 1.0, log=True), "momentum": Range(0.0, 0.99), "weight_decay": _L2},
+        fused=fused_rules.SGD,
     ),
     OptimizerInfo(
         name="adagrad",
         factory=torch.optim.Adagrad,
-        defaults={"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0},
+        defaults={"lr": 1e-2, "lr_decay": 0.0, "eps": 1e-10, "weight_decay": 0.0},
         ranges={"lr": Range(1e-3, 1.0, log=True), "weight_decay": _L2},
+        fused=fused_rules.ADAGRAD,
     ),
     OptimizerInfo(
         name="adadelta",
         factory=torch.optim.Adadelta,
         defaults={"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0},
         ranges={"lr": Range(0.05, 5.0, log=True), "rho": Range(0.8, 0.99), "weight_decay": _L2},
+        fused=fused_rules.ADADELTA,
     ),
     OptimizerInfo(
         name="rmsprop",
@@ -200,8 +223,9 @@ for _info in (
             "momentum": Range(0.0, 0.9, searched=False),
             "weight_decay": _L2,
         },
+        fused=fused_rules.RMSPROP,
     ),
-    _adam_family("adam", torch.optim.Adam, 1e-3),
+    _adam_family("adam", torch.optim.Adam, 1e-3, fused_rules.ADAM),
     OptimizerInfo(
         name="adamw",
         factory=torch.optim.AdamW,
@@ -214,9 +238,10 @@ for _info in (
             "eps": _EPS,
         },
         decoupled_weight_decay=True,
+        fused=fused_rules.ADAMW,
     ),
-    _adam_family("nadam", torch.optim.NAdam, 2e-3),
-    _adam_family("radam", torch.optim.RAdam, 1e-3),
+    _adam_family("nadam", torch.optim.NAdam, 2e-3, fused_rules.NADAM, momentum_decay=4e-3),
+    _adam_family("radam", torch.optim.RAdam, 1e-3, fused_rules.RADAM),
     OptimizerInfo(
         name="lion",
         factory=Lion,
@@ -228,6 +253,7 @@ for _info in (
             "weight_decay": Range(1e-3, 1.0, log=True),
         },
         decoupled_weight_decay=True,
+        fused=fused_rules.LION,
     ),
 ):
     register(_info)

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from autoopt.optimizers import Lion, Lookahead, from_recommendation
+from autoopt.optimizers import Lion, Lookahead, build, from_recommendation, registry
 
 
 def _params() -> list[torch.Tensor]:
@@ -41,3 +41,9 @@ def test_optimizers_added_by_name_are_rebuilt_too():
 def test_a_recommendation_without_its_fields_says_which_are_missing():
     with pytest.raises(KeyError, match=r"lacks \['optimizer_kwargs'\]"):
         from_recommendation(_params(), {"optimizer": "adam"})
+
+
+@pytest.mark.parametrize(("name", "key"), [("rmsprop", "lr"), ("sgd", "lr"), ("sgd", "momentum")])
+def test_what_the_kwargs_leave_out_takes_the_registry_default_not_the_constructors(name, key):
+    # Here torch's constructor default and the registry's differ; a fused member uses the registry's.
+    assert build(_params(), name, {}).param_groups[0][key] == registry.get(name).defaults[key]

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoopt.optimizers import Lion, lion
+from autoopt.optimizers import Lion, blocks
 
 PROPERTY = settings(max_examples=30, deadline=None, derandomize=True)
 DTYPES = [torch.float32, torch.float64, torch.bfloat16]
@@ -143,7 +143,7 @@ def test_every_coordinate_moves_by_exactly_the_learning_rate(seed, shapes, lr):
 @pytest.mark.parametrize("path", [{"foreach": True}, {"flat": True}], ids=["foreach", "flat"])
 @pytest.mark.parametrize("shape", [(300, 70), (70, 300)])
 def test_blocked_paths_cut_large_tensors_without_changing_results(monkeypatch, shape, path):
-    monkeypatch.setattr(lion, "_BLOCK_BYTES", 4096)  # forces cuts inside tensors and blocks across them
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 4096)  # forces cuts inside tensors and blocks across them
     params, grads = _random_problem(3, [shape, (5,), shape, (1000,), (0,), (7, 3)], torch.float32, steps=3)
     grads = [[g.t().contiguous().t() if g.dim() == 2 else g for g in step] for step in grads]  # non-contiguous
     for a, b in zip(_run(params, grads, foreach=False), _run(params, grads, **path)):
@@ -152,8 +152,8 @@ def test_blocked_paths_cut_large_tensors_without_changing_results(monkeypatch, s
 
 def test_blocks_are_for_cpu_caches_only():
     big = [torch.empty(10**7, device="meta")] * 2
-    assert len(list(lion._blocks(big, big))) == 1
-    assert len(list(lion._blocks([torch.empty(10**7)], [torch.empty(10**7)]))) > 1
+    assert len(list(blocks.cache_blocks(big, big))) == 1
+    assert len(list(blocks.cache_blocks([torch.empty(10**7)], [torch.empty(10**7)]))) > 1
 
 
 def test_maximize_equals_minimizing_the_negated_gradient():

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoopt.optimizers import Lion, Lookahead, lion
+from autoopt.optimizers import Lion, Lookahead, blocks
 
 HYPERPARAMETERS = {"lr": 1e-2, "betas": (0.9, 0.99), "weight_decay": 0.1}
 
@@ -114,7 +114,7 @@ def test_a_copy_of_the_optimizer_lays_out_its_own_buffers():
 
 
 def test_lookahead_over_flat_lion_follows_the_re_pointed_parameters(monkeypatch):
-    monkeypatch.setattr(lion, "_BLOCK_BYTES", 256)  # large tensors are cut into pieces: the sync plan must notice
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 256)  # large tensors are cut into pieces: the sync plan must notice
     _lockstep([(40, 30), (7,), (200,)], lambda step, i: True, steps=12, wrap=lambda opt: Lookahead(opt, k=3))
 
 
@@ -136,7 +136,7 @@ def test_the_flat_option_is_kept_per_group_and_saved(flat):
 def test_any_pattern_of_missing_gradients_steps_as_the_single_tensor_rule(shapes, present, block_bytes, maximize):
     """Random shapes (0-d and empty included), random missing gradients per step, random block cuts."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lion, "_BLOCK_BYTES", block_bytes)
+        patch.setattr(blocks, "BLOCK_BYTES", block_bytes)
         sides = {}
         for path in ({"flat": True}, {"foreach": False}):
             params = _params(shapes, dtype=torch.float64)

@@ -95,3 +95,24 @@ def test_the_optimizers_package_imports_only_torch_and_the_standard_library():
     for module in package.glob("*.py"):
         foreign = _imported_roots(module) - {"torch", "autoopt"} - set(sys.stdlib_module_names)
         assert not foreign, f"{module.name} imports {foreign}"
+
+
+def test_the_optimizers_package_imports_nothing_else_of_autoopt():
+    package = Path(autoopt.optimizers.__file__).parent
+    for module in package.glob("*.py"):
+        modules = {node.module for node in ast.walk(ast.parse(module.read_text())) if isinstance(node, ast.ImportFrom)}
+        outside = {m for m in modules if m and m.startswith("autoopt") and not m.startswith("autoopt.optimizers")}
+        assert not outside, f"{module.name} imports {outside}"
+
+
+@pytest.mark.parametrize("name", list(BUILTIN_LR_PRIORS))
+def test_every_hyperparameter_a_fused_rule_reads_has_its_one_default_in_the_registry(name):
+    info = registry.get(name)
+    assert set(info.fused.hyperparameters) <= set(info.search_values(info.defaults))
+
+
+def test_search_values_and_constructor_kwargs_are_one_mapping_both_ways():
+    info = registry.get("adam")
+    values = {"lr": 3e-3, "beta1": 0.8, "beta2": 0.99, "eps": 1e-8}
+    assert info.constructor_kwargs(values) == {"lr": 3e-3, "betas": (0.8, 0.99), "eps": 1e-8}
+    assert info.search_values(info.constructor_kwargs(values)) == values
