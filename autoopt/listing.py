@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.markup import escape
@@ -15,7 +16,7 @@ from rich.table import Table
 from autoopt import record
 from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
 from autoopt.space import TrialConfig
-from autoopt.storage import open_storage, require_study
+from autoopt.storage import open_storage
 
 TRIAL_COLUMNS = ("number", "state", "value", "role", "optimizer", "lr", "batch_size", "lookahead", "epochs_run",
                  "wall_time_s", "reason", "optimizer_kwargs")  # fmt: skip
@@ -40,8 +41,8 @@ def trial_row(t: FrozenTrial) -> dict[str, Any]:
     }
 
 
-def print_trials(console: Console, study_name: str, storage: str, fmt: str) -> None:
-    study = require_study(open_storage(storage), study_name, storage)
+def print_trials(console: Console, study: optuna.Study, fmt: str) -> None:
+    study_name = study.study_name
     rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
     if fmt == "json":
         print(json.dumps(rows, indent=2))
@@ -68,7 +69,7 @@ def print_trials(console: Console, study_name: str, storage: str, fmt: str) -> N
 
 
 def print_studies(console: Console, storage_url: str) -> None:
-    storage = open_storage(storage_url)
+    storage = open_storage(storage_url, create=False)
     table = Table(title="studies")
     for column in ("study", "direction", "trials", "complete", "best search value"):
         table.add_column(column)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from autoopt.driver_storage import DriverStorage
 from autoopt.errors import UserError
+from autoopt.storage_url import require_existing_sqlite, unknown_study
 
 HEARTBEAT_SECONDS = 5  # a RUNNING trial without a heartbeat for 2x this is stale
 
@@ -50,15 +51,21 @@ def _prepare_sqlite(url: str) -> None:
         raise UserError(f"--storage {url!r}: {path} is not an SQLite database ({exc}); point to another file.") from None
 
 
-def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBStorage:
-    """Connect, create the tables if needed, and fail with one clear paragraph if we cannot."""
+def open_storage(url: str, *, heartbeat: bool = False, create: bool = True) -> optuna.storages.RDBStorage:
+    """Connect, create the tables if needed, and fail with one clear paragraph if we cannot.
+
+    ``create=False`` is the readers' way in: a missing SQLite file or a database without
+    Optuna's tables is an error, and nothing is written to make one.
+    """
     given, url = url, normalize_url(url)
     is_sqlite = url.startswith("sqlite")
+    if not create:
+        require_existing_sqlite(given)
     if is_sqlite:
         _prepare_sqlite(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if is_sqlite else {"pool_pre_ping": True}
     try:
-        storage = _create_rdb_storage(url, engine_kwargs, heartbeat)
+        storage = _create_rdb_storage(url, engine_kwargs, heartbeat, create)
         if is_sqlite:
             # In WAL mode, synchronous=NORMAL skips an fsync per commit yet survives a crash of
             # the process (only a power cut can lose the last commits): SQLite's own advice.
@@ -74,17 +81,24 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBSto
                         f"database server is running and the URL is right, {_EXAMPLES}.") from None  # fmt: skip
     except (SQLAlchemyError, ValueError) as exc:
         raise UserError(f"--storage {_hide_password(given)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
+    except optuna.exceptions.StorageInternalError:  # only without create: Optuna's tables are missing
+        raise UserError(f"--storage {_hide_password(given)}: the database holds no autoopt trials (no Optuna tables). "
+                        "Pass the --storage your search wrote to; only `autoopt search` creates them.") from None
 
 
-def _create_rdb_storage(url: str, engine_kwargs: dict, heartbeat: bool) -> optuna.storages.RDBStorage:
+def _create_rdb_storage(url: str, engine_kwargs: dict, heartbeat: bool, create: bool) -> optuna.storages.RDBStorage:
     for attempt in range(5):
         try:
-            return optuna.storages.RDBStorage(
+            storage = optuna.storages.RDBStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=HEARTBEAT_SECONDS if heartbeat else None,
                 grace_period=2 * HEARTBEAT_SECONDS if heartbeat else None,
+                skip_table_creation=not create,
             )
+            if not create:
+                storage.get_all_studies()  # missing tables fail here, not on the first read
+            return storage
         except (sqlalchemy.exc.IntegrityError, OperationalError, sqlalchemy.exc.ProgrammingError) as exc:
             # Several searches creating the tables of a new database at once: one wins, the
             # others find the tables made ("already exists") and just connect on the next try.
@@ -110,10 +124,13 @@ def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
 def require_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> optuna.Study:
     """Load study ``name`` or say which studies exist."""
     if name not in study_names(storage):
-        known = ", ".join(study_names(storage)) or "none yet"
-        raise UserError(f"no study named {name!r} in {_hide_password(url)} (studies there: {known}). "
-                        "Pass the right --storage, or run `autoopt search` first.")  # fmt: skip
+        raise unknown_study(name, _hide_password(url), study_names(storage))
     return optuna.load_study(study_name=name, storage=storage)
+
+
+def load_existing_study(name: str, url: str) -> optuna.Study:
+    """Study ``name`` of the storage at ``url``, for reading: creates neither the database nor the study."""
+    return require_study(open_storage(url, create=False), name, url)
 
 
 def set_user_attrs(trial: optuna.Trial, attrs: dict[str, object], *, first_heartbeat: bool = False) -> None:

@@ -1,0 +1,68 @@
+"""Where trials live, decided without importing a database library: fast enough for every command's first check.
+
+``autoopt search`` is the one command that creates a database. The reading commands
+(``studies``, ``trials``, ``recommend``, ``report``, ``dashboard``) call
+``require_existing_sqlite`` first, so a typo in ``--storage`` is an error that names the
+path and the databases beside it, never a new empty file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from autoopt.errors import UserError
+
+STORAGE_ENV = "AUTOOPT_STORAGE"
+DEFAULT_STORAGE = "sqlite:///autoopt.db"
+STORAGE_HELP = f"${STORAGE_ENV}, else {DEFAULT_STORAGE}"  # what --help shows as --storage's default
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_LISTED = 10  # databases named beside a missing one; more are counted
+
+
+def default_storage() -> str:
+    """``$AUTOOPT_STORAGE`` when set, else ``sqlite:///autoopt.db`` in the current folder."""
+    return os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file an ``sqlite:///PATH`` URL (any driver) names; None for other databases and in-memory ones."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite" or not rest.startswith("/"):
+        return None
+    database = rest[1:].split("?", 1)[0]
+    if not database or database == ":memory:" or "mode=memory" in url:
+        return None
+    return Path(database)
+
+
+def databases_beside(path: Path) -> list[str]:
+    """The SQLite files in ``path``'s folder, by name."""
+    folder = path.parent
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.suffix in _SQLITE_SUFFIXES and p.is_file())
+    except OSError:  # a missing or unreadable folder has none to offer
+        return []
+
+
+def require_existing_sqlite(url: str) -> None:
+    """Raise UserError when ``url`` names an SQLite file that does not exist; reading must not create it."""
+    path = sqlite_path(url)
+    if path is None or path.is_file():
+        return
+    found = databases_beside(path)
+    shown = ", ".join(found[:_LISTED]) + (f" and {len(found) - _LISTED} more" if len(found) > _LISTED else "")
+    folder = "the current folder" if str(path.parent) == "." else str(path.parent)
+    beside = f"SQLite files in {folder}: {shown}" if found else f"no .db file in {folder}"
+    raise UserError(f"--storage {url}: there is no database at {path} ({beside}). Pass the --storage your search "
+                    "wrote to; only `autoopt search` creates a database.")  # fmt: skip
+
+
+def unknown_study(name: str, url_label: str, known: list[str]) -> UserError:
+    """The one message every command and page gives for a study name the storage does not hold.
+
+    ``url_label`` is the storage's URL with its password hidden.
+    """
+    shown = ", ".join(repr(n) for n in sorted(known)[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+    return UserError(f"no study named {name!r} in {url_label} (studies there: {shown or 'none yet'}). "
+                     "Check the name, pass the --storage your search wrote to, or run `autoopt search` first.")  # fmt: skip
