@@ -165,15 +165,20 @@ def recommend(
 
 
 @app.command(cls=Command)
-def studies(storage: StorageOpt = None) -> None:
-    """List the studies in a storage, with their trial counts and best values.
+def studies(
+    storage: StorageOpt = None,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List the studies in a storage: trials by state, confirmations apart, and the recommended optimizer.
 
     Example: autoopt studies --storage sqlite:///autoopt.db
     """
+    if format not in ("table", "json"):
+        raise UserError(f"--format must be table or json, but got {format!r}.")
     url = reading_storage(storage)
     from autoopt import listing
 
-    listing.print_studies(out, url)
+    listing.print_studies(out, url, format)
 
 
 @app.command(cls=Command)
