@@ -15,7 +15,14 @@ import typer
 from rich.markup import escape
 
 from autoopt.errors import UserError
-from autoopt.storage_url import STORAGE_ENV, STORAGE_HELP, default_storage, require_existing_sqlite
+from autoopt.storage_url import (
+    STORAGE_ENV,
+    STORAGE_HELP,
+    default_storage,
+    normalize_url,
+    require_existing_sqlite,
+    require_study_name,
+)
 from autoopt.task import check_model_path
 from autoopt.terminal import Command, console_for
 
@@ -37,10 +44,16 @@ StorageOpt = Annotated[
 StudyArg = Annotated[str, typer.Argument(help="Study name", metavar="STUDY")]
 
 
-def reading_storage(storage: str | None) -> str:
-    """The storage a reading command opens; a missing SQLite file is an error, never a new empty database."""
+def reading_storage(storage: str | None, *, study: str | None = None) -> str:
+    """The storage a reading command opens; a missing SQLite file is an error, never a new empty database.
+
+    With ``study``, a name the storage does not hold is answered here too, before Optuna loads.
+    """
     url = storage or default_storage()
     require_existing_sqlite(url)
+    normalize_url(url)  # a URL that is none is answered before Optuna loads
+    if study is not None:
+        require_study_name(url, study)
     return url
 
 
@@ -150,7 +163,7 @@ def recommend(
     """
     if format not in ("text", "json"):
         raise UserError(f"--format must be text or json, but got {format!r}.")
-    url = reading_storage(storage)
+    url = reading_storage(storage, study=study)
     from autoopt.storage import load_existing_study
 
     found = load_existing_study(study, url)
@@ -176,9 +189,12 @@ def studies(
     if format not in ("table", "json"):
         raise UserError(f"--format must be table or json, but got {format!r}.")
     url = reading_storage(storage)
+    from autoopt.storage import open_storage
+
+    opened = open_storage(url, create=False)  # a bad URL or server is answered before the heavy imports
     from autoopt import listing
 
-    listing.print_studies(out, url, format)
+    listing.print_studies(out, opened, format)
 
 
 @app.command(cls=Command)
@@ -193,7 +209,7 @@ def trials(
     """
     if format not in ("table", "csv", "json"):
         raise UserError(f"--format must be table, csv or json, but got {format!r}.")
-    url = reading_storage(storage)
+    url = reading_storage(storage, study=study)
     from autoopt.storage import load_existing_study
 
     found = load_existing_study(study, url)
@@ -214,9 +230,10 @@ def dashboard(
 
     Example: autoopt dashboard --port 8080   then open http://127.0.0.1:8080
     """
+    url = reading_storage(storage)
     from autoopt.dashboard import serve  # the dashboard extra is optional
 
-    serve(reading_storage(storage), host=host, port=port, allow_edit=allow_edit,
+    serve(url, host=host, port=port, allow_edit=allow_edit,
           allowed_hosts=frozenset(allowed_host) if allowed_host else None)
 
 
@@ -230,10 +247,10 @@ def report(
 
     Example: autoopt report digits --out digits.html
     """
-    url = reading_storage(storage)
+    url = reading_storage(storage, study=study)
     from autoopt.storage import load_existing_study
 
-    load_existing_study(study, url)  # an unknown study is answered before the dashboard's imports
+    load_existing_study(study, url)  # a storage that cannot be read is answered before the dashboard's imports
     from autoopt.dashboard import write_report
 
     written = write_report(url, study, out_file)

@@ -16,7 +16,6 @@ from rich.table import Table
 from autoopt import record
 from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
 from autoopt.space import TrialConfig
-from autoopt.storage import open_storage
 from autoopt.tally import StudySummary, summarize_study
 
 TRIAL_COLUMNS = ("number", "state", "value", "role", "optimizer", "lr", "batch_size", "lookahead", "epochs_run",
@@ -90,9 +89,8 @@ def print_trials(console: Console, study: optuna.Study, fmt: str) -> None:
     console.print(table)
 
 
-def study_summaries(storage_url: str) -> list[StudySummary]:
-    """Every study in the storage (which must exist), counted as every screen counts it (``autoopt.tally``)."""
-    storage = open_storage(storage_url, create=False)
+def study_summaries(storage: optuna.storages.BaseStorage) -> list[StudySummary]:
+    """Every study in ``storage``, counted as every screen counts it (``autoopt.tally``)."""
     summaries = []
     for study in storage.get_all_studies():
         trials = storage.get_all_trials(study._study_id, deepcopy=False)
@@ -104,8 +102,8 @@ def study_summaries(storage_url: str) -> list[StudySummary]:
 STUDY_COUNT_COLUMNS = ("complete", "confirmations", "pruned", "failed", "running", "queued")
 
 
-def print_studies(console: Console, storage_url: str, fmt: str = "table") -> None:
-    summaries = study_summaries(storage_url)
+def print_studies(console: Console, storage: optuna.storages.BaseStorage, fmt: str = "table") -> None:
+    summaries = study_summaries(storage)
     if fmt == "json":
         print(json.dumps([s.to_dict() for s in summaries], indent=2))
         return

@@ -13,26 +13,14 @@ from pathlib import Path
 import optuna
 import sqlalchemy
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from autoopt.driver_storage import DriverStorage
 from autoopt.errors import UserError
-from autoopt.storage_url import require_existing_sqlite, unknown_study
+from autoopt.storage_url import EXAMPLES as _EXAMPLES
+from autoopt.storage_url import hide_password, normalize_url, require_existing_sqlite, unknown_study
 
 HEARTBEAT_SECONDS = 5  # a RUNNING trial without a heartbeat for 2x this is stale
-
-_EXAMPLES = "e.g. sqlite:///autoopt.db or postgresql://user@host:5432/db"
-
-
-def normalize_url(url: str) -> str:
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        raise UserError(f"--storage {url!r} is not a database URL; use an SQLAlchemy URL, {_EXAMPLES}.") from None
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
 
 def _prepare_sqlite(url: str) -> None:
     """Create the parent folder and switch the file to WAL, so readers never block the writer."""
@@ -77,12 +65,12 @@ def open_storage(url: str, *, heartbeat: bool = False, create: bool = True) -> o
                         "`pip install 'autoopt[postgres]'`.") from None  # fmt: skip
     except (OperationalError, sqlalchemy.exc.InterfaceError) as exc:
         reason = str(exc.orig if hasattr(exc, "orig") else exc).strip().splitlines()[0]
-        raise UserError(f"--storage {_hide_password(given)}: cannot connect ({reason}). Check that the "
+        raise UserError(f"--storage {hide_password(given)}: cannot connect ({reason}). Check that the "
                         f"database server is running and the URL is right, {_EXAMPLES}.") from None  # fmt: skip
     except (SQLAlchemyError, ValueError) as exc:
-        raise UserError(f"--storage {_hide_password(given)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
+        raise UserError(f"--storage {hide_password(given)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
     except optuna.exceptions.StorageInternalError:  # only without create: Optuna's tables are missing
-        raise UserError(f"--storage {_hide_password(given)}: the database holds no autoopt trials (no Optuna tables). "
+        raise UserError(f"--storage {hide_password(given)}: the database holds no autoopt trials (no Optuna tables). "
                         "Pass the --storage your search wrote to; only `autoopt search` creates them.") from None
 
 
@@ -113,10 +101,6 @@ def _sqlite_normal_sync(connection: sqlite3.Connection, _record: object) -> None
     connection.execute("PRAGMA synchronous=NORMAL")
 
 
-def _hide_password(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     return [s.study_name for s in storage.get_all_studies()]
 
@@ -124,7 +108,7 @@ def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
 def require_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> optuna.Study:
     """Load study ``name`` or say which studies exist."""
     if name not in study_names(storage):
-        raise unknown_study(name, _hide_password(url), study_names(storage))
+        raise unknown_study(name, hide_password(url), study_names(storage))
     return optuna.load_study(study_name=name, storage=storage)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from autoopt.errors import UserError
 
+EXAMPLES = "e.g. sqlite:///autoopt.db or postgresql://user@host:5432/db"
 STORAGE_ENV = "AUTOOPT_STORAGE"
 DEFAULT_STORAGE = "sqlite:///autoopt.db"
 STORAGE_HELP = f"${STORAGE_ENV}, else {DEFAULT_STORAGE}"  # what --help shows as --storage's default
@@ -23,6 +24,27 @@ _LISTED = 10  # databases named beside a missing one; more are counted
 def default_storage() -> str:
     """``$AUTOOPT_STORAGE`` when set, else ``sqlite:///autoopt.db`` in the current folder."""
     return os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+
+
+def normalize_url(url: str) -> str:
+    """``url`` as SQLAlchemy reads it, ``postgresql://`` meaning psycopg 3 (the driver autoopt installs)."""
+    from sqlalchemy.engine import make_url  # not at module level: `--help` needs no database library
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise UserError(f"--storage {url!r} is not a database URL; use an SQLAlchemy URL, {EXAMPLES}.") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def hide_password(url: str) -> str:
+    """``url`` safe to print."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -66,3 +88,26 @@ def unknown_study(name: str, url_label: str, known: list[str]) -> UserError:
     shown = ", ".join(repr(n) for n in sorted(known)[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
     return UserError(f"no study named {name!r} in {url_label} (studies there: {shown or 'none yet'}). "
                      "Check the name, pass the --storage your search wrote to, or run `autoopt search` first.")  # fmt: skip
+
+
+def require_study_name(url: str, name: str) -> None:
+    """Raise ``unknown_study`` when the storage at ``url`` answers and holds no study ``name``.
+
+    A plain query of Optuna's ``studies`` table, so that a mistyped study name is answered
+    before Optuna's storage (and its schema check, which imports alembic) is built. Anything
+    else that goes wrong here is left to ``autoopt.storage.open_storage``, which explains it.
+    """
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(normalize_url(url), connect_args={"connect_timeout": 10}
+                                          if not url.startswith("sqlite") else {})  # fmt: skip
+        try:
+            with engine.connect() as connection:
+                known = list(connection.execute(sqlalchemy.text("SELECT study_name FROM studies")).scalars())
+        finally:
+            engine.dispose()
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError):
+        return
+    if name not in known:
+        raise unknown_study(name, hide_password(url), known)
