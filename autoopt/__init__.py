@@ -14,6 +14,8 @@ name that needs them is touched.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from autoopt.errors import UserError
@@ -35,6 +37,8 @@ _LAZY = {
     "load_task": "autoopt.task",
 }
 
+_SUBMODULES = {"optimizers"}  # exported as the module itself
+
 if TYPE_CHECKING:
     from autoopt import optimizers
     from autoopt.engine import SearchResult, search
@@ -49,13 +53,30 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'autoopt' has no attribute {name!r}")
     module = importlib.import_module(module_name)
-    value = module if module_name == f"autoopt.{name}" else getattr(module, name)
+    value = module if name in _SUBMODULES else getattr(module, name)
     globals()[name] = value  # the next access is a plain attribute
     return value
 
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
+
+
+class _Package(types.ModuleType):
+    """``autoopt.recommend`` is the function, as it was when this package imported it eagerly.
+
+    Importing the submodule ``autoopt.recommend`` makes Python set the package's attribute of
+    that name to the module; this keeps the function there instead (``from autoopt.recommend
+    import ...`` reads ``sys.modules`` and is unaffected).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _LAZY and name not in _SUBMODULES:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

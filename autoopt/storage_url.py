@@ -107,7 +107,7 @@ def require_study_name(url: str, name: str) -> None:
                 known = list(connection.execute(sqlalchemy.text("SELECT study_name FROM studies")).scalars())
         finally:
             engine.dispose()
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError):
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, TypeError):  # TypeError: a driver without connect_timeout
         return
     if name not in known:
         raise unknown_study(name, hide_password(url), known)

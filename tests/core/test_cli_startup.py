@@ -64,6 +64,14 @@ def test_the_module_level_api_still_works():
     assert done.stdout.split("\n")[:2] == ["[]", "Lion autoopt.engine StudySpec"]
 
 
+@pytest.mark.parametrize("first", ["import autoopt", "import autoopt.recommend", "from autoopt.recommend import to_json",
+                                   "from autoopt.dashboard import create_app"])  # fmt: skip
+def test_a_submodule_import_leaves_the_function_of_the_same_name(first):
+    code = f"{first}\nimport autoopt\nprint(autoopt.recommend.__name__, callable(autoopt.recommend), autoopt.optimizers.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["recommend", "True", "autoopt.optimizers"]
+
+
 @pytest.mark.parametrize("args", [["--help"], ["search", "--help"], ["studies", "--help"], ["trials", "--help"],
                                   ["recommend", "--help"], ["report", "--help"], ["dashboard", "--help"],
                                   ["sweep", "--help"], ["sweep", "submit", "--help"]], ids=" ".join)  # fmt: skip
