@@ -1,4 +1,9 @@
-"""The ``autoopt`` command line: each command parses, calls the library, prints."""
+"""The ``autoopt`` command line: each command parses, calls the library, prints.
+
+Only the light modules are imported here: torch, Optuna, Ray and the search engine load
+inside the commands that use them, so ``--help`` and every mistake that needs no model
+(a missing file, a bad flag, a typo in ``--storage``) answer at once.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +12,49 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from autoopt import listing
-from autoopt.engine import search as run_search
 from autoopt.errors import UserError
-from autoopt.progress import RichProgress
-from autoopt.recommend import recommend as get_recommendation
-from autoopt.recommend import to_json
-from autoopt.spec import build_spec, default_storage
+from autoopt.storage_url import (
+    STORAGE_ENV,
+    STORAGE_HELP,
+    default_storage,
+    normalize_url,
+    require_existing_sqlite,
+    require_study_name,
+)
+from autoopt.task import check_model_path
+from autoopt.terminal import Command, console_for
 
 app = typer.Typer(
     help="Find which PyTorch optimizer suits your model, and how to set it.\n\n"
-    "Example: autoopt search studies/digits.toml  then  autoopt recommend digits",
+    "Example: autoopt search studies/digits.toml  then  autoopt recommend digits\n\n"
+    f"Trials go to the database of --storage; without it, ${STORAGE_ENV}, else sqlite:///autoopt.db.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-out = Console()
-err = Console(stderr=True)
+out = console_for(sys.stdout)
+err = console_for(sys.stderr)
 
 StorageOpt = Annotated[
     str | None,
-    typer.Option("--storage", help="SQLAlchemy URL of the trial database [default: $AUTOOPT_STORAGE or sqlite:///autoopt.db]"),
+    typer.Option("--storage", help=f"SQLAlchemy URL of the trial database (or set ${STORAGE_ENV})", show_default=STORAGE_HELP),
 ]
+StudyArg = Annotated[str, typer.Argument(help="Study name", metavar="STUDY")]
+
+
+def reading_storage(storage: str | None, *, study: str | None = None) -> str:
+    """The storage a reading command opens; a missing SQLite file is an error, never a new empty database.
+
+    With ``study``, a name the storage does not hold is answered here too, before Optuna loads.
+    """
+    url = storage or default_storage()
+    require_existing_sqlite(url)
+    normalize_url(url)  # a URL that is none is answered before Optuna loads
+    if study is not None:
+        require_study_name(url, study)
+    return url
 
 
 def _parse_set(items: list[str]) -> dict[str, Any]:
@@ -50,37 +73,37 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
     return table
 
 
-@app.command()
+@app.command(cls=Command)
 def search(
-    model_file: Annotated[Path, typer.Argument(help="Your model.py (or a study .toml whose [study].model names it)")],
-    study: Annotated[str | None, typer.Option(help="Study name [default: the model file's stem]")] = None,
+    model_file: Annotated[Path, typer.Argument(help="Your model.py (or a study .toml whose \\[study] model names it)", metavar="MODEL_FILE", show_default=False)],
+    study: Annotated[str | None, typer.Option(help="Study name", show_default="the model file's stem")] = None,
     storage: StorageOpt = None,
-    budget: Annotated[int | None, typer.Option(help="Full trainings (E epochs each) the study may spend: range test, screen, search and confirmations together; resumed runs included [default: 30]")] = None,
-    trials: Annotated[int | None, typer.Option(help="At most this many screen and search trials, resumed runs included [default: no limit but --budget]")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs per trial [default: the model file's `epochs`, else 10]")] = None,
+    budget: Annotated[int | None, typer.Option(help="Full trainings (E epochs each) the study may spend: range test, screen, search and confirmations together; resumed runs included", show_default="30")] = None,
+    trials: Annotated[int | None, typer.Option(help="At most this many screen and search trials, resumed runs included", show_default="no limit but --budget")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs per trial", show_default="the model file's `epochs`, else 10")] = None,
     timeout: Annotated[float | None, typer.Option(help="Time budget of the whole search, in seconds")] = None,
     trial_timeout: Annotated[float | None, typer.Option(help="Time limit of one trial, in seconds")] = None,
-    retries: Annotated[int | None, typer.Option(help="Re-run a trial lost to a crash (worker died, no heartbeat) this many times, same params [default: 1]")] = None,
+    retries: Annotated[int | None, typer.Option(help="Re-run a trial lost to a crash (worker died, no heartbeat) this many times, same params", show_default="1")] = None,
     epoch_budget: Annotated[int | None, typer.Option(help="Stop starting search trials once this many epochs were trained (this run)")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed: the same seed gives the same trials and values on CPU")] = None,
-    jobs: Annotated[int | None, typer.Option(help="Trials run in parallel processes on this machine")] = None,
-    fuse: Annotated[str | None, typer.Option(help="Train K trials of one optimizer family at once as one vmapped model: K or auto [default: 1]")] = None,
-    optimizers: Annotated[str | None, typer.Option(help="Comma-separated optimizers, e.g. adam,adamw,sgd,lion")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Trials run in parallel processes on this machine", show_default="1")] = None,
+    fuse: Annotated[str | None, typer.Option(help="Train K trials of one optimizer family at once as one vmapped model: K or auto", show_default="1")] = None,
+    optimizers: Annotated[str | None, typer.Option(help="Comma-separated optimizers, e.g. adam,adamw,sgd,lion", show_default="every registered one")] = None,
     config: Annotated[Path | None, typer.Option(help="Study file (TOML) that narrows the search space")] = None,
     lookahead: Annotated[str | None, typer.Option(help="Lookahead wrapper: search, on or off")] = None,
     batch_sizes: Annotated[str | None, typer.Option(help="Comma-separated batch sizes, e.g. 32,64,128")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Narrow or fix a hyperparameter: adam.lr=1e-4:1e-2, lion.beta1=0.9")] = None,
-    sampler: Annotated[str | None, typer.Option(help="tpe (default) or random")] = None,
-    pruner: Annotated[str | None, typer.Option(help="auto (prune only at epochs whose rankings held until the end; default), asha, hyperband or none")] = None,
-    confirm_top: Annotated[int | None, typer.Option(help="Re-train this many best configurations on fresh seeds [default: 5]")] = None,
-    confirm_seeds: Annotated[int | None, typer.Option(help="Seeds each re-trained configuration reaches; the leaders get twice as many [default: 2]")] = None,
-    warm_start: Annotated[bool | None, typer.Option("--warm-start/--no-warm-start", help="Screen every optimizer at its defaults, all epochs, first [default: on]")] = None,
-    race: Annotated[bool | None, typer.Option("--race/--no-race", help="Search only the optimizers whose screen came within noise of the best [default: on]")] = None,
-    calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help="Scale the warm starts' learning rates by a short range test first [default: on]")] = None,
-    backend: Annotated[str | None, typer.Option(help="local (default) or ray")] = None,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address: auto, ray://HEAD:10001 [default: start a local Ray]")] = None,
-    cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs each Ray trial reserves [default: 1]")] = None,
-    gpus_per_trial: Annotated[float | None, typer.Option(help="GPUs each Ray trial reserves; fractions share a GPU [default: 0]")] = None,
+    sampler: Annotated[str | None, typer.Option(help="tpe or random", show_default="tpe")] = None,
+    pruner: Annotated[str | None, typer.Option(help="auto (prune only at epochs whose rankings held until the end), asha, hyperband or none", show_default="auto")] = None,
+    confirm_top: Annotated[int | None, typer.Option(help="Re-train this many best configurations on fresh seeds", show_default="5")] = None,
+    confirm_seeds: Annotated[int | None, typer.Option(help="Seeds each re-trained configuration reaches; the leaders get twice as many", show_default="2")] = None,
+    warm_start: Annotated[bool | None, typer.Option("--warm-start/--no-warm-start", help="Screen every optimizer at its defaults, all epochs, first", show_default="on")] = None,
+    race: Annotated[bool | None, typer.Option("--race/--no-race", help="Search only the optimizers whose screen came within noise of the best", show_default="on")] = None,
+    calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help="Scale the warm starts' learning rates by a short range test first", show_default="on")] = None,
+    backend: Annotated[str | None, typer.Option(help="local or ray", show_default="local")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address: auto, ray://HEAD:10001", show_default="start a local Ray")] = None,
+    cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs each Ray trial reserves", show_default="1")] = None,
+    gpus_per_trial: Annotated[float | None, typer.Option(help="GPUs each Ray trial reserves; fractions share a GPU", show_default="0")] = None,
 ) -> None:
     """Search optimizers and their settings for MODEL_FILE; trials go to --storage, resumable.
 
@@ -98,6 +121,15 @@ def search(
              "race": race, "calibrate": calibrate,
              "backend": backend, "address": address, "cpus_per_trial": cpus_per_trial,
              "gpus_per_trial": gpus_per_trial, "fuse": int(fuse) if fuse and fuse.isdigit() else fuse}  # fmt: skip
+    if model_file.suffix == ".toml":
+        if not model_file.is_file():
+            raise UserError(f"{model_file}: no such study file; pass an existing study .toml or your model.py.")
+    else:
+        check_model_path(model_file)  # before the heavy imports: a typo is answered at once
+    from autoopt.engine import search as run_search
+    from autoopt.progress import RichProgress
+    from autoopt.spec import build_spec
+
     table = _parse_set(set_ or [])
     if optimizers is not None:
         table["optimizers"] = [name.strip() for name in optimizers.split(",") if name.strip()]
@@ -119,9 +151,9 @@ def search(
     del result
 
 
-@app.command()
+@app.command(cls=Command)
 def recommend(
-    study: Annotated[str, typer.Argument(help="Study name")],
+    study: StudyArg,
     storage: StorageOpt = None,
     format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
@@ -131,25 +163,43 @@ def recommend(
     """
     if format not in ("text", "json"):
         raise UserError(f"--format must be text or json, but got {format!r}.")
-    rec = get_recommendation(study, storage or default_storage())
+    url = reading_storage(storage, study=study)
+    from autoopt.storage import load_existing_study
+
+    found = load_existing_study(study, url)
+    from autoopt import listing
+    from autoopt.recommend import recommendation_for, to_json
+
+    rec = recommendation_for(found)
     if format == "json":
         print(to_json(rec))
         return
     listing.print_recommendation(out, rec)
 
 
-@app.command()
-def studies(storage: StorageOpt = None) -> None:
-    """List the studies in a storage, with their trial counts and best values.
+@app.command(cls=Command)
+def studies(
+    storage: StorageOpt = None,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List the studies in a storage: trials by state, confirmations apart, and the recommended optimizer.
 
     Example: autoopt studies --storage sqlite:///autoopt.db
     """
-    listing.print_studies(out, storage or default_storage())
+    if format not in ("table", "json"):
+        raise UserError(f"--format must be table or json, but got {format!r}.")
+    url = reading_storage(storage)
+    from autoopt.storage import open_storage
+
+    opened = open_storage(url, create=False)  # a bad URL or server is answered before the heavy imports
+    from autoopt import listing
+
+    listing.print_studies(out, opened, format)
 
 
-@app.command()
+@app.command(cls=Command)
 def trials(
-    study: Annotated[str, typer.Argument(help="Study name")],
+    study: StudyArg,
     storage: StorageOpt = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
@@ -159,10 +209,16 @@ def trials(
     """
     if format not in ("table", "csv", "json"):
         raise UserError(f"--format must be table, csv or json, but got {format!r}.")
-    listing.print_trials(out, study, storage or default_storage(), format)
+    url = reading_storage(storage, study=study)
+    from autoopt.storage import load_existing_study
+
+    found = load_existing_study(study, url)
+    from autoopt import listing
+
+    listing.print_trials(out, found, format)
 
 
-@app.command()
+@app.command(cls=Command)
 def dashboard(
     storage: StorageOpt = None,
     host: Annotated[str, typer.Option(help="Interface to bind; anything but loopback exposes your trials")] = "127.0.0.1",
@@ -174,15 +230,16 @@ def dashboard(
 
     Example: autoopt dashboard --port 8080   then open http://127.0.0.1:8080
     """
+    url = reading_storage(storage)
     from autoopt.dashboard import serve  # the dashboard extra is optional
 
-    serve(storage or default_storage(), host=host, port=port, allow_edit=allow_edit,
+    serve(url, host=host, port=port, allow_edit=allow_edit,
           allowed_hosts=frozenset(allowed_host) if allowed_host else None)
 
 
-@app.command()
+@app.command(cls=Command)
 def report(
-    study: Annotated[str, typer.Argument(help="Study name")],
+    study: StudyArg,
     storage: StorageOpt = None,
     out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
 ) -> None:
@@ -190,9 +247,13 @@ def report(
 
     Example: autoopt report digits --out digits.html
     """
+    url = reading_storage(storage, study=study)
+    from autoopt.storage import load_existing_study
+
+    load_existing_study(study, url)  # a storage that cannot be read is answered before the dashboard's imports
     from autoopt.dashboard import write_report
 
-    written = write_report(storage or default_storage(), study, out_file)
+    written = write_report(url, study, out_file)
     out.print(f"wrote {written}", highlight=False)
 
 

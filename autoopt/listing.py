@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.markup import escape
@@ -15,18 +16,39 @@ from rich.table import Table
 from autoopt import record
 from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
 from autoopt.space import TrialConfig
-from autoopt.storage import open_storage, require_study
+from autoopt.tally import StudySummary, summarize_study
 
 TRIAL_COLUMNS = ("number", "state", "value", "role", "optimizer", "lr", "batch_size", "lookahead", "epochs_run",
                  "wall_time_s", "reason", "optimizer_kwargs")  # fmt: skip
 
 
+def queued_config(t: FrozenTrial) -> dict[str, Any]:
+    """What a queued (WAITING) trial will train, read from the parameters it was queued with.
+
+    Its ``optimizer`` and ``optimizer_kwargs`` attributes are written only when it starts;
+    until then the queue holds Optuna's parameter names (``adam.lr``, ``lookahead.k``).
+    """
+    fixed = t.system_attrs.get("fixed_params") or {}
+    optimizer = fixed.get("optimizer")
+    prefix = f"{optimizer}."
+    kwargs = {key[len(prefix):]: value for key, value in fixed.items()
+              if optimizer and key.startswith(prefix) and key != f"{optimizer}.variant"}  # fmt: skip
+    lookahead = {"k": fixed["lookahead.k"], "alpha": fixed["lookahead.alpha"]} if "lookahead.k" in fixed else None
+    return {record.OPTIMIZER: optimizer, record.OPTIMIZER_KWARGS: kwargs, record.LOOKAHEAD: lookahead,
+            record.BATCH_SIZE: fixed.get("batch_size"), **t.user_attrs}  # fmt: skip
+
+
+def state_name(t: FrozenTrial) -> str:
+    """``complete``, ``pruned``, ``fail``, ``running``, or ``queued`` for a trial waiting to be run."""
+    return "queued" if t.state == TrialState.WAITING else t.state.name.lower()
+
+
 def trial_row(t: FrozenTrial) -> dict[str, Any]:
-    attrs = t.user_attrs
-    kwargs = attrs.get(record.OPTIMIZER_KWARGS, {})
+    attrs = queued_config(t) if t.state == TrialState.WAITING else t.user_attrs
+    kwargs = attrs.get(record.OPTIMIZER_KWARGS) or {}
     return {
         "number": t.number,
-        "state": t.state.name.lower(),
+        "state": state_name(t),
         "value": t.value,
         "role": attrs.get(record.ROLE, record.ROLE_SEARCH),
         "optimizer": attrs.get(record.OPTIMIZER),
@@ -40,8 +62,8 @@ def trial_row(t: FrozenTrial) -> dict[str, Any]:
     }
 
 
-def print_trials(console: Console, study_name: str, storage: str, fmt: str) -> None:
-    study = require_study(open_storage(storage), study_name, storage)
+def print_trials(console: Console, study: optuna.Study, fmt: str) -> None:
+    study_name = study.study_name
     rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
     if fmt == "json":
         print(json.dumps(rows, indent=2))
@@ -60,28 +82,39 @@ def print_trials(console: Console, study_name: str, storage: str, fmt: str) -> N
         la = row["lookahead"]
         table.add_row(
             str(row["number"]), row["state"] + (" (confirm)" if row["role"] == "confirm" else ""),
-            "" if row["value"] is None else f"{row['value']:.4g}", str(row["optimizer"]),
-            "" if row["lr"] is None else f"{row['lr']:.2e}", str(row["batch_size"]),
+            "" if row["value"] is None else f"{row['value']:.4g}", str(row["optimizer"] or ""),
+            "" if row["lr"] is None else f"{row['lr']:.2e}", str(row["batch_size"] or ""),
             f"k={la['k']} a={la['alpha']:.2f}" if la else "", str(row["epochs_run"] or ""), escape(row["reason"] or ""),
         )  # fmt: skip
     console.print(table)
 
 
-def print_studies(console: Console, storage_url: str) -> None:
-    storage = open_storage(storage_url)
+def study_summaries(storage: optuna.storages.BaseStorage) -> list[StudySummary]:
+    """Every study in ``storage``, counted as every screen counts it (``autoopt.tally``)."""
+    summaries = []
+    for study in storage.get_all_studies():
+        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        directions = [d.name.lower() for d in study.directions]
+        summaries.append(summarize_study(study.study_name, trials, directions, study.user_attrs))
+    return summaries
+
+
+STUDY_COUNT_COLUMNS = ("complete", "confirmations", "pruned", "failed", "running", "queued")
+
+
+def print_studies(console: Console, storage: optuna.storages.BaseStorage, fmt: str = "table") -> None:
+    summaries = study_summaries(storage)
+    if fmt == "json":
+        print(json.dumps([s.to_dict() for s in summaries], indent=2))
+        return
     table = Table(title="studies")
-    for column in ("study", "direction", "trials", "complete", "best search value"):
+    for column in ("study", "direction", *STUDY_COUNT_COLUMNS, "recommended", "its value"):
         table.add_column(column)
-    for summary in storage.get_all_studies():
-        trials = storage.get_all_trials(summary._study_id, deepcopy=False)
-        complete = [t for t in trials if t.state == TrialState.COMPLETE
-                    and t.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH]  # fmt: skip
-        best = None
-        if complete:
-            pick = max if summary.direction.name == "MAXIMIZE" else min
-            best = pick(t.value for t in complete)
-        table.add_row(escape(summary.study_name), summary.direction.name.lower(), str(len(trials)), str(len(complete)),
-                      "" if best is None else f"{best:.4g}")  # fmt: skip
+    for s in summaries:
+        counts = s.counts.to_dict()
+        value = s.recommendation.value if s.recommendation else None
+        table.add_row(escape(s.name), s.direction, *(str(counts[c]) for c in STUDY_COUNT_COLUMNS),
+                      escape(s.leader or "—"), _value(value))  # fmt: skip
     console.print(table)
 
 

@@ -32,7 +32,7 @@ from autoopt.errors import UserError
 from autoopt.optimizers import registry
 from autoopt.phases import seed_noise
 from autoopt.space import TrialConfig
-from autoopt.storage import open_storage, require_study
+from autoopt.storage import load_existing_study
 
 TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie
 STOP_EARLY_BEFORE = 0.8  # advise stopping early when the best epoch is at most this fraction of the epochs
@@ -375,12 +375,16 @@ def recommendation_of(study_name: str, trials: Sequence[FrozenTrial], *, maximiz
     )
 
 
-def recommend(study_name: str, storage: str) -> Recommendation:
-    """The recommendation for ``study_name`` in ``storage`` (a URL)."""
-    study = require_study(open_storage(storage), study_name, storage)
+def recommendation_for(study: optuna.Study) -> Recommendation:
+    """The recommendation for a study loaded already."""
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    return recommendation_of(study_name, study.get_trials(deepcopy=False), maximize=maximize,
+    return recommendation_of(study.study_name, study.get_trials(deepcopy=False), maximize=maximize,
                              study_attrs=study.user_attrs)  # fmt: skip
+
+
+def recommend(study_name: str, storage: str) -> Recommendation:
+    """The recommendation for ``study_name`` in ``storage`` (a URL); reading it creates nothing."""
+    return recommendation_for(load_existing_study(study_name, storage))
 
 
 def to_json(rec: Recommendation) -> str:

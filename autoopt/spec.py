@@ -27,7 +27,6 @@ A study file is TOML::
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,6 +42,7 @@ from autoopt.space import (
     with_lookahead_bounds,
     with_optimizers,
 )
+from autoopt.storage_url import default_storage
 
 DEFAULT_EPOCHS = 10
 SAMPLERS = ("tpe", "random")
@@ -138,10 +138,6 @@ def space_from_table(table: dict[str, Any], *, where: str | None, space: SearchS
             raise UserError(f"{at}: unknown setting; [space] takes optimizers, batch_size, lookahead, "
                             "and one [space.<optimizer>] table per optimizer.")  # fmt: skip
     return space
-
-
-def default_storage() -> str:
-    return os.environ.get("AUTOOPT_STORAGE") or "sqlite:///autoopt.db"
 
 
 def check_spec(spec: StudySpec) -> StudySpec:

@@ -13,25 +13,14 @@ from pathlib import Path
 import optuna
 import sqlalchemy
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from autoopt.driver_storage import DriverStorage
 from autoopt.errors import UserError
+from autoopt.storage_url import EXAMPLES as _EXAMPLES
+from autoopt.storage_url import hide_password, normalize_url, require_existing_sqlite, unknown_study
 
 HEARTBEAT_SECONDS = 5  # a RUNNING trial without a heartbeat for 2x this is stale
-
-_EXAMPLES = "e.g. sqlite:///autoopt.db or postgresql://user@host:5432/db"
-
-
-def normalize_url(url: str) -> str:
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        raise UserError(f"--storage {url!r} is not a database URL; use an SQLAlchemy URL, {_EXAMPLES}.") from None
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
 
 def _prepare_sqlite(url: str) -> None:
     """Create the parent folder and switch the file to WAL, so readers never block the writer."""
@@ -50,15 +39,21 @@ def _prepare_sqlite(url: str) -> None:
         raise UserError(f"--storage {url!r}: {path} is not an SQLite database ({exc}); point to another file.") from None
 
 
-def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBStorage:
-    """Connect, create the tables if needed, and fail with one clear paragraph if we cannot."""
+def open_storage(url: str, *, heartbeat: bool = False, create: bool = True) -> optuna.storages.RDBStorage:
+    """Connect, create the tables if needed, and fail with one clear paragraph if we cannot.
+
+    ``create=False`` is the readers' way in: a missing SQLite file or a database without
+    Optuna's tables is an error, and nothing is written to make one.
+    """
     given, url = url, normalize_url(url)
     is_sqlite = url.startswith("sqlite")
+    if not create:
+        require_existing_sqlite(given)
     if is_sqlite:
         _prepare_sqlite(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if is_sqlite else {"pool_pre_ping": True}
     try:
-        storage = _create_rdb_storage(url, engine_kwargs, heartbeat)
+        storage = _create_rdb_storage(url, engine_kwargs, heartbeat, create)
         if is_sqlite:
             # In WAL mode, synchronous=NORMAL skips an fsync per commit yet survives a crash of
             # the process (only a power cut can lose the last commits): SQLite's own advice.
@@ -70,21 +65,28 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBSto
                         "`pip install 'autoopt[postgres]'`.") from None  # fmt: skip
     except (OperationalError, sqlalchemy.exc.InterfaceError) as exc:
         reason = str(exc.orig if hasattr(exc, "orig") else exc).strip().splitlines()[0]
-        raise UserError(f"--storage {_hide_password(given)}: cannot connect ({reason}). Check that the "
+        raise UserError(f"--storage {hide_password(given)}: cannot connect ({reason}). Check that the "
                         f"database server is running and the URL is right, {_EXAMPLES}.") from None  # fmt: skip
     except (SQLAlchemyError, ValueError) as exc:
-        raise UserError(f"--storage {_hide_password(given)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
+        raise UserError(f"--storage {hide_password(given)}: {exc}. Use an SQLAlchemy URL, {_EXAMPLES}.") from None
+    except optuna.exceptions.StorageInternalError:  # only without create: Optuna's tables are missing
+        raise UserError(f"--storage {hide_password(given)}: the database holds no autoopt trials (no Optuna tables). "
+                        "Pass the --storage your search wrote to; only `autoopt search` creates them.") from None
 
 
-def _create_rdb_storage(url: str, engine_kwargs: dict, heartbeat: bool) -> optuna.storages.RDBStorage:
+def _create_rdb_storage(url: str, engine_kwargs: dict, heartbeat: bool, create: bool) -> optuna.storages.RDBStorage:
     for attempt in range(5):
         try:
-            return optuna.storages.RDBStorage(
+            storage = optuna.storages.RDBStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=HEARTBEAT_SECONDS if heartbeat else None,
                 grace_period=2 * HEARTBEAT_SECONDS if heartbeat else None,
+                skip_table_creation=not create,
             )
+            if not create:
+                storage.get_all_studies()  # missing tables fail here, not on the first read
+            return storage
         except (sqlalchemy.exc.IntegrityError, OperationalError, sqlalchemy.exc.ProgrammingError) as exc:
             # Several searches creating the tables of a new database at once: one wins, the
             # others find the tables made ("already exists") and just connect on the next try.
@@ -99,10 +101,6 @@ def _sqlite_normal_sync(connection: sqlite3.Connection, _record: object) -> None
     connection.execute("PRAGMA synchronous=NORMAL")
 
 
-def _hide_password(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     return [s.study_name for s in storage.get_all_studies()]
 
@@ -110,10 +108,13 @@ def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
 def require_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> optuna.Study:
     """Load study ``name`` or say which studies exist."""
     if name not in study_names(storage):
-        known = ", ".join(study_names(storage)) or "none yet"
-        raise UserError(f"no study named {name!r} in {_hide_password(url)} (studies there: {known}). "
-                        "Pass the right --storage, or run `autoopt search` first.")  # fmt: skip
+        raise unknown_study(name, hide_password(url), study_names(storage))
     return optuna.load_study(study_name=name, storage=storage)
+
+
+def load_existing_study(name: str, url: str) -> optuna.Study:
+    """Study ``name`` of the storage at ``url``, for reading: creates neither the database nor the study."""
+    return require_study(open_storage(url, create=False), name, url)
 
 
 def set_user_attrs(trial: optuna.Trial, attrs: dict[str, object], *, first_heartbeat: bool = False) -> None:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from autoopt.errors import UserError
-from autoopt.spec import build_spec
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 SWEEP_TAG = {"autoopt": "sweep"}
@@ -57,6 +56,7 @@ def submit(study_file: Path, *, address: str = DEFAULT_ADDRESS, storage: str | N
            study: str | None = None) -> str:  # fmt: skip
     """Schedule the search ``study_file`` describes on the cluster; return the sweep's id at once."""
     from autoopt.executors.ray import runtime_env_for  # imports Ray, an optional extra
+    from autoopt.spec import build_spec  # imports torch: not for `autoopt sweep --help`
 
     study_file = Path(study_file).expanduser().resolve()
     if study_file.suffix != ".toml":

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from autoopt import sweep
 from autoopt.errors import UserError
+from autoopt.terminal import Command, console_for
 
 sweep_app = typer.Typer(
     help="Run searches as jobs on a Ray cluster: submit, then follow them from your laptop.\n\n"
@@ -18,18 +19,18 @@ sweep_app = typer.Typer(
     "never expose port 8265, it runs any code it is sent.",
     no_args_is_help=True,
 )
-out = Console()
+out = console_for(sys.stdout)
 
 AddressOpt = Annotated[
     str,
     typer.Option("--address", envvar="RAY_API_SERVER_ADDRESS", help="The Ray cluster's job server (dashboard) URL"),
 ]
-SweepId = Annotated[str, typer.Argument(help="The sweep's id, as `autoopt sweep submit` printed it")]
+SweepId = Annotated[str, typer.Argument(help="The sweep's id, as `autoopt sweep submit` printed it", metavar="SWEEP_ID")]
 
 
-@sweep_app.command()
+@sweep_app.command(cls=Command)
 def submit(
-    study_file: Annotated[Path, typer.Argument(help="Study file (.toml); its folder travels to the cluster")],
+    study_file: Annotated[Path, typer.Argument(help="Study file (.toml); its folder travels to the cluster", metavar="STUDY_FILE")],
     address: AddressOpt = sweep.DEFAULT_ADDRESS,
     storage: Annotated[str | None, typer.Option(help="Database URL the cluster writes trials to [default: the study file's]")] = None,
     study: Annotated[str | None, typer.Option(help="Study name [default: the study file's]")] = None,
@@ -42,14 +43,14 @@ def submit(
     out.print(sweep_id, highlight=False, soft_wrap=True)
 
 
-@sweep_app.command()
+@sweep_app.command(cls=Command)
 def status(sweep_id: SweepId, address: AddressOpt = sweep.DEFAULT_ADDRESS) -> None:
     """Say whether a sweep is pending, running, stopped, succeeded or failed."""
     info = sweep.status(sweep_id, address=address)
     out.print(f"{info.id}  {info.status}  study {info.study}  {info.message}".rstrip(), highlight=False, soft_wrap=True)
 
 
-@sweep_app.command()
+@sweep_app.command(cls=Command)
 def logs(
     sweep_id: SweepId,
     address: AddressOpt = sweep.DEFAULT_ADDRESS,
@@ -63,7 +64,7 @@ def logs(
         print(sweep.logs(sweep_id, address=address), end="")
 
 
-@sweep_app.command()
+@sweep_app.command(cls=Command)
 def stop(sweep_id: SweepId, address: AddressOpt = sweep.DEFAULT_ADDRESS) -> None:
     """Stop a sweep; its finished trials stay in the database, and submitting it again resumes it."""
     if not sweep.stop(sweep_id, address=address):
@@ -71,7 +72,7 @@ def stop(sweep_id: SweepId, address: AddressOpt = sweep.DEFAULT_ADDRESS) -> None
     out.print(f"stopping {sweep_id}", highlight=False)
 
 
-@sweep_app.command("list")
+@sweep_app.command("list", cls=Command)
 def list_(address: AddressOpt = sweep.DEFAULT_ADDRESS) -> None:
     """List the cluster's sweeps, newest first: id, status, start time, study."""
     for info in sweep.list_sweeps(address=address):  # plain lines: ids are copied whole, never cut to fit

@@ -79,8 +79,8 @@ def _optional_callable(module: ModuleType, path: Path, name: str) -> Callable[..
     return value
 
 
-def load_task(path: str | Path) -> Task:
-    """Import ``path`` and return its checked ``Task``."""
+def check_model_path(path: str | Path) -> Path:
+    """``path`` resolved, once it names an existing ``.py`` file (checked before anything heavy is imported)."""
     path = Path(path).expanduser().resolve()
     if not path.exists():
         raise UserError(f"{path}: no such model file. Pass the path of your model.py, e.g. `autoopt search model.py`.")
@@ -88,6 +88,12 @@ def load_task(path: str | Path) -> Task:
         raise UserError(f"{path}: is a folder; pass the model file inside it, e.g. {path / 'model.py'}.")
     if path.suffix != ".py":
         raise UserError(f"{path}: is not a Python file; the model file must end in `.py`.")
+    return path
+
+
+def load_task(path: str | Path) -> Task:
+    """Import ``path`` and return its checked ``Task``."""
+    path = check_model_path(path)
     module = _import_file(path)
     train = _optional_callable(module, path, "train")
     build_model = _optional_callable(module, path, "build_model")

@@ -22,8 +22,9 @@ from optuna.trial import FrozenTrial, TrialState
 from autoopt import record
 from autoopt.errors import UserError
 from autoopt.listing import trial_row
-from autoopt.recommend import OptimizerSummary, Recommendation, finite, planned_noise, recommendation_of, trial_curve
+from autoopt.recommend import OptimizerSummary, Recommendation, finite, planned_noise, trial_curve
 from autoopt.recommend import leaderboard as variant_summaries
+from autoopt.tally import TrialCounts, count_trials, study_recommendation
 
 UNKNOWN = "unknown"
 
@@ -139,7 +140,7 @@ class StudyDigest:
     direction: str  # "maximize" or "minimize"
     metric: str
     info: dict[str, Any]  # the study's "autoopt" attribute, {} for foreign studies
-    counts: dict[str, int]  # trials per state name
+    counts: TrialCounts  # as every screen counts them (autoopt.tally)
     leaderboard: list[LeaderboardRow]
     points: list[TrialView]  # finished search trials: the learning-rate picture
     pruned_points: list[TrialView]
@@ -258,18 +259,6 @@ def _info_of(attrs: dict[str, Any]) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def study_recommendation(
-    name: str, frozen: Sequence[FrozenTrial], direction: StudyDirection, attrs: dict[str, Any]
-) -> tuple[Recommendation | None, str]:
-    """``autoopt recommend``'s answer from trials read already, or None and why there is none."""
-    try:
-        return recommendation_of(name, frozen, maximize=direction == StudyDirection.MAXIMIZE, study_attrs=attrs), ""
-    except UserError as error:
-        return None, str(error)
-    except KeyError as error:  # a study another program wrote
-        return None, f"Its best trial lacks autoopt's attribute {error}: was the study written by `autoopt search`?"
-
-
 def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
     """Everything the study page and the report show, computed from the stored trials."""
     direction = single_direction(storage, study_id)
@@ -281,14 +270,15 @@ def digest_study(storage: BaseStorage, study_id: int) -> StudyDigest:
     attrs = storage.get_study_user_attrs(study_id)
     info = _info_of(attrs)
     name = storage.get_study_name_from_id(study_id)
-    rec, why_none = study_recommendation(name, list(frozen.values()), direction, attrs)
+    maximize = direction == StudyDirection.MAXIMIZE
+    rec, why_none = study_recommendation(name, list(frozen.values()), maximize=maximize, attrs=attrs)
     return StudyDigest(
         study_id=study_id,
         name=name,
         direction=direction.name.lower(),
         metric=str(info.get("metric") or "objective value"),
         info=info,
-        counts=dict(Counter(t.state for t in views)),
+        counts=count_trials(frozen.values()),
         leaderboard=rows,
         points=points,
         pruned_points=[t for t in search if t.state == TrialState.PRUNED.name and t.last_value is not None],

@@ -170,8 +170,9 @@ def study_figures(digest: StudyDigest) -> dict[str, go.Figure]:
     figures = {
         "sensitivity": sensitivity(digest),
         "curves": learning_curves(digest),
-        "batch": batch_effect(digest),
     }
+    if len({box.batch_size for box in digest.batch_effect}) >= 2:  # one batch size compares nothing
+        figures["batch"] = batch_effect(digest)
     if digest.range_test is not None:
         figures["range_test"] = range_test(digest)
     return figures

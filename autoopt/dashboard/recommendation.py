@@ -6,8 +6,8 @@ the trials the page read already; a study with no finished trial gets a note ins
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from typing import Any
 
 from autoopt.dashboard.rendering import number
 from autoopt.listing import TIE_HEADLINE, describe_tied, stop_early_advice
@@ -24,6 +24,17 @@ class RecommendationCard:
     details: tuple[tuple[str, str], ...] = ()
     line: str = ""  # the PyTorch line to paste; empty when there is no recommendation
     note: str = ""  # why there is none
+
+
+def setting(value: Any) -> str:
+    """A hyperparameter as people write it: ``0.001``, ``(0.9, 0.999)``, ``True``; floats to 4 significant digits."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return number(value)
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(setting(v) for v in value) + ")"
+    return str(value)
 
 
 def _basis(rec: Recommendation) -> str:
@@ -52,9 +63,9 @@ def recommendation_card(rec: Recommendation | None, *, note: str = "") -> Recomm
         advice=stop_early_advice(rec) or "",
         details=(
             ("optimizer", rec.optimizer),
-            *((key, json.dumps(value)) for key, value in rec.optimizer_kwargs.items()),
-            ("lookahead", json.dumps(rec.lookahead)),
-            ("batch_size", str(rec.batch_size)),
+            *((key, setting(value)) for key, value in rec.optimizer_kwargs.items()),
+            ("Lookahead", f"k={lookahead['k']}, alpha={setting(lookahead['alpha'])}" if lookahead else "off"),
+            ("batch size", str(rec.batch_size)),
         ),
         line=line,
     )

@@ -6,8 +6,6 @@ must say so instead of showing an empty list.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import optuna
 import optuna.exceptions
 import sqlalchemy.exc
@@ -15,8 +13,7 @@ from optuna.storages import BaseStorage, RDBStorage
 
 from autoopt.errors import UserError
 from autoopt.storage import normalize_url
-
-_SQLITE_PREFIX = "sqlite:///"
+from autoopt.storage_url import require_existing_sqlite, unknown_study
 
 
 def open_storage(url: str) -> BaseStorage:
@@ -25,15 +22,8 @@ def open_storage(url: str) -> BaseStorage:
     Finished trials never change, so the returned storage caches them and re-reads only
     running ones: pages stay fast on thousands of trials while a search writes more.
     """
+    require_existing_sqlite(url)
     url = normalize_url(url)
-    if url.startswith(_SQLITE_PREFIX) and url != "sqlite:///:memory:":
-        path = Path(url[len(_SQLITE_PREFIX) :].split("?", 1)[0])
-        if not path.is_file():
-            raise UserError(
-                f"There is no SQLite storage at {str(path)!r}: the file does not exist. Pass "
-                "--storage with the URL your search wrote to, for example "
-                "--storage sqlite:///autoopt.db, or run `autoopt search` first."
-            )
     try:
         engine_kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
         rdb = RDBStorage(url, engine_kwargs=engine_kwargs, skip_table_creation=True)
@@ -76,10 +66,5 @@ def study_id_from_name(storage: BaseStorage, name: str, *, storage_url: str) -> 
     try:
         return storage.get_study_id_from_name(name)
     except KeyError:
-        known = sorted(s.study_name for s in storage.get_all_studies())
-        listing = ", ".join(repr(n) for n in known[:20]) or "none"
-        raise UserError(
-            f"There is no study named {name!r} in the storage {redacted(storage_url)}. "
-            f"Studies there: {listing}. Check the study name, or pass --storage with the "
-            "storage the search wrote to."
-        ) from None
+        known = [s.study_name for s in storage.get_all_studies()]
+        raise unknown_study(name, redacted(storage_url), known) from None

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import bottle
 from optuna.study import StudyDirection
 
 from autoopt.dashboard.context import Site
-from autoopt.dashboard.digest import load_views, study_info, study_recommendation
+from autoopt.dashboard.digest import study_info
 from autoopt.dashboard.figures import colours
 from autoopt.dashboard.rendering import page_response
 from autoopt.recommend import Recommendation
+from autoopt.tally import TrialCounts, summarize_study
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class StudyRow:
     metric: str
     direction: str  # "maximize", "minimize", or "2 objectives"
     model_file: str
-    counts: dict[str, int]
+    counts: TrialCounts  # as `autoopt studies` counts them (autoopt.tally)
     leader: Recommendation | None  # what `autoopt recommend` says; None: no finished trial, or several objectives
 
 
@@ -31,22 +31,19 @@ def study_rows(site: Site) -> list[StudyRow]:
     rows = []
     for frozen_study in sorted(site.storage.get_all_studies(), key=lambda s: -s._study_id):
         study_id = frozen_study._study_id
-        views, frozen = load_views(site.storage, study_id)
-        directions = frozen_study.directions
-        leader = None
-        if len(directions) == 1:
-            trials = list(frozen.values())
-            leader, _ = study_recommendation(frozen_study.study_name, trials, directions[0], frozen_study.user_attrs)
+        trials = site.storage.get_all_trials(study_id, deepcopy=False)
+        directions = [d.name.lower() for d in frozen_study.directions]
+        summary = summarize_study(frozen_study.study_name, trials, directions, frozen_study.user_attrs)
         info = study_info(site.storage, study_id)
         rows.append(
             StudyRow(
                 study_id=study_id,
                 name=frozen_study.study_name,
                 metric=str(info.get("metric") or "objective value"),
-                direction=directions[0].name.lower() if len(directions) == 1 else f"{len(directions)} objectives",
+                direction=summary.direction,
                 model_file=str(info.get("model_file") or ""),
-                counts=dict(Counter(v.state for v in views)),
-                leader=leader,
+                counts=summary.counts,
+                leader=summary.recommendation,
             )
         )
     return rows
@@ -61,7 +58,7 @@ def register(app: bottle.Bottle, site: Site) -> None:
                 "studies.html",
                 rows=rows,
                 colours=colours(leaders),
-                live=any(row.counts.get("RUNNING") for row in rows),
+                live=any(row.counts.running for row in rows),
                 maximize=StudyDirection.MAXIMIZE.name.lower(),
             )
         )

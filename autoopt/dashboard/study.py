@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import bottle
-from optuna.trial import TrialState
 
 from autoopt.dashboard.context import Site
 from autoopt.dashboard.digest import TrialView, digest_study
@@ -59,7 +58,7 @@ def study_context(site: Site, study_id: int, *, page: int, per_page: int | None 
         "figures": study_figures(digest),
         "card": recommendation_card(digest.recommendation, note=digest.no_recommendation),
         "problems": paginate(digest.problems, page, per_page=per_page or PROBLEMS_PER_PAGE),
-        "live": bool(digest.counts.get(TrialState.RUNNING.name)),
+        "live": bool(digest.counts.running),
     }
 
 

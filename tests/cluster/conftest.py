@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-pytest.importorskip("ray")
+from skip_reasons import needs
+
+pytest.importorskip("ray", reason=needs("Ray for the cluster tests", "pip install -e '.[dev]'"))
 from ray.cluster_utils import Cluster  # noqa: E402
 from postgres_support import delete_studies, postgres_url  # noqa: E402
 from ray_cluster import start_cluster  # noqa: E402

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from skip_reasons import needs
 
 COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
 RAY_PORTS = {"6379", "8265", "10001"}
@@ -68,7 +69,8 @@ def _compose_cli() -> list[str] | None:
     return None
 
 
-@pytest.mark.skipif(_compose_cli() is None, reason="no docker-compose here; CI installs Debian's docker-compose")
+@pytest.mark.skipif(_compose_cli() is None, reason=needs("docker-compose to validate docker-compose.yml",
+                                                          "apt-get install docker-compose"))
 def test_compose_validates_the_file() -> None:
     result = subprocess.run([*_compose_cli(), "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,8 @@
 """Shared pieces of the core-search suite: tiny model files, storages, specs, the CLI.
 
 Storage-dependent tests take the ``storage_url`` fixture, which runs them on SQLite and on
-PostgreSQL (``AUTOOPT_TEST_DATABASE_URL``; skipped when unset, an error when CI=true).
+PostgreSQL (``postgres_support.postgres_url``: ``AUTOOPT_TEST_DATABASE_URL``, else the local
+server; skipped without either, an error when CI=true).
 """
 
 from __future__ import annotations

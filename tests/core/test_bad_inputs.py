@@ -6,6 +6,8 @@ These run the console script's ``main()`` in-process (the e2e suite runs two in 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from core_support import make_spec, model_path, run_cli_inprocess, trials_of
 
@@ -133,10 +135,24 @@ def test_maximizing_into_a_minimizing_study_is_refused(kept_storage, write_model
                   kept_storage, capsys, monkeypatch)  # fmt: skip
 
 
-@pytest.mark.parametrize("command", [["recommend", "nosuch"], ["trials", "nosuch"]])
-def test_unknown_study_lists_the_known_ones(command, kept_storage, capsys, monkeypatch):
-    fails_cleanly([*command, "--storage", kept_storage], ("no study named 'nosuch' in sqlite:///",
-                  f"(studies there: {KEPT}). Pass the right --storage"), kept_storage, capsys, monkeypatch)  # fmt: skip
+@pytest.mark.parametrize("command", [["recommend", "nosuch"], ["trials", "nosuch"], ["report", "nosuch"]])
+def test_unknown_study_is_one_message_everywhere(command, kept_storage, capsys, monkeypatch):
+    err = fails_cleanly([*command, "--storage", kept_storage], (), kept_storage, capsys, monkeypatch)
+    assert err == (f"error: no study named 'nosuch' in {kept_storage} (studies there: '{KEPT}'). Check the name, "
+                   "pass the --storage your search wrote to, or run `autoopt search` first.\n")  # fmt: skip
+
+
+READING_COMMANDS = [["studies"], ["trials", KEPT], ["recommend", KEPT], ["report", KEPT], ["dashboard", "--port", "0"]]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=lambda command: command[0])
+def test_reading_a_mistyped_sqlite_file_creates_nothing(command, kept_storage, capsys, monkeypatch):
+    kept = kept_storage.removeprefix("sqlite:///")
+    typo = kept.replace("trials.db", "trails.db")
+    err = fails_cleanly([*command, "--storage", f"sqlite:///{typo}"], (f"there is no database at {typo} (SQLite files in ",
+                        ": trials.db)", "only `autoopt search` creates a database"), kept_storage, capsys, monkeypatch)  # fmt: skip
+    assert err.startswith(f"error: --storage sqlite:///{typo}: ")
+    assert sorted(p.name for p in Path(kept).parent.iterdir() if p.suffix == ".db") == ["trials.db"]
 
 
 @pytest.mark.parametrize(("command", "fragment"), [(["recommend", KEPT, "--format", "yaml"], "--format must be text or json"),

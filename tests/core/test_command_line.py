@@ -126,3 +126,19 @@ def test_a_user_mistake_exits_2_with_one_message_and_no_traceback(args, message,
     done = run_cli(*args, cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and message in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+@pytest.mark.e2e
+def test_a_train_trial_model_says_in_its_first_lines_that_it_skips_the_range_test(write_model, tmp_path):
+    path = write_model("""
+        epochs = 1
+
+        def train(trial):
+            trial.report(1.0)
+            return 1.0
+    """, name="own_loop.py")  # fmt: skip
+    done = run_cli("search", str(path), "--storage", f"sqlite:///{tmp_path / 't.db'}", "--trials", "1",
+                   "--optimizers", "adam", "--confirm-top", "0", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[1] == ("no learning-rate range test: own_loop.py trains itself with `train(trial)`, "
+                                           "so the screen starts at the published learning rates")  # fmt: skip

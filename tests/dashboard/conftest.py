@@ -17,6 +17,7 @@ import pytest
 from dashboard_http import call
 from dashboard_studies import Populated, best_search_values, fill_storage
 from postgres_support import delete_studies, postgres_url
+from skip_reasons import needs
 
 from autoopt.dashboard import create_app
 from autoopt.dashboard.server import make_server
@@ -76,7 +77,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - return
     if binary is None:
         if os.environ.get("CI") == "true":
             pytest.fail("Chromium is not installed but CI=true: install Debian's `chromium` package (.ci/run does).")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip(needs("Chromium for the dashboard's browser tests", "apt-get install chromium"))
 
     def run(url: str, *, screenshot: Path | None = None, height: int = 1600) -> str:
         profile = tmp_path_factory.mktemp("chromium-profile")

@@ -101,6 +101,10 @@ def test_pruned_and_failed_trials_are_paginated_on_the_server(app, populated, mo
     assert call(app, f"/studies/{study_id}?page=9999").status == 200  # clamped to the last page
 
 
+def test_several_batch_sizes_get_the_batch_size_chart(mnist_page):
+    assert 'id="batch"' in mnist_page  # its search trials used 32, 64 and 128
+
+
 def test_recommendation_shows_the_pytorch_line_and_a_copy_button(mnist_page, populated):
     html = mnist_page
     line = recommend(populated.mnist.study_name, populated.url).pytorch_line()

@@ -131,6 +131,19 @@ def test_a_study_without_screen_trials_or_confirmations_still_renders(app, tmp_p
     assert 'id="recommendation-ties"' not in html and 'id="stop-early"' not in html
 
 
+def test_the_card_writes_settings_as_people_do(tmp_path):
+    url = f"sqlite:///{tmp_path / 'digits.db'}"
+    study = optuna.create_study(study_name="digits", storage=url)
+    add_run(study, 0.3, "adamw", lr=0.0012345678901234567)
+    card = section(call(create_app(url), f"/studies/{study._study_id}").text, "recommendation")
+    assert "<dt>lr</dt><dd>0.001235</dd>" in card and "<dt>weight_decay</dt><dd>0.01</dd>" in card
+    assert "<dt>Lookahead</dt><dd>off</dd>" in card and "null" not in card and "0.0012345" not in card
+
+
+def test_a_single_batch_size_gets_no_batch_size_chart(page):
+    assert 'id="batch"' not in page  # every finished trial of the phased study used batch size 64
+
+
 def compare_cells(html: str) -> dict[str, str]:
     """Optimizer -> the text of its cell, for a comparison of one study."""
     rows = html.split('id="comparison"', 1)[1].split("</tbody>", 1)[0].split('<tr data-optimizer="')[1:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from dashboard_http import leaderboard_rows
@@ -25,6 +26,12 @@ def test_the_report_is_self_contained(report):
     page = html.replace(plotly_js, "")  # plotly.js itself names URLs for map tiles we never draw
     assert not re.search(r"<script[^>]+src=", page) and "<link" not in page
     assert not re.search(r"(src|href)=\"https?://", page)
+
+
+def test_the_readme_states_the_reports_size(report):
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    stated = float(re.search(r"Each report is about (\d+(?:\.\d+)?) MB", readme).group(1))
+    assert stated == pytest.approx(report.stat().st_size / 1e6, abs=0.5)
 
 
 def test_the_report_shows_the_leaderboard_and_the_figures(report, populated, oracle):

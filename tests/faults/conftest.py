@@ -1,5 +1,5 @@
-"""Storages for the fault suite: SQLite in tmp_path, and PostgreSQL from AUTOOPT_TEST_DATABASE_URL
-(skipped when unset, an error when CI=true)."""
+"""Storages for the fault suite: SQLite in tmp_path, and PostgreSQL (``postgres_support.postgres_url``:
+AUTOOPT_TEST_DATABASE_URL, else the local server; skipped without either, an error when CI=true)."""
 
 from __future__ import annotations
 
