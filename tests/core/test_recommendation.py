@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
+from pathlib import Path
 
 import optuna
 import pytest
@@ -89,6 +91,10 @@ def test_json_has_exactly_the_documented_keys(sqlite_url):
                      # what the recommendation knows: its spread, its evidence, its ties, its best epoch
                      "value_std": pytest.approx(0.02**0.5 / 10), "n_seeds": 2, "confirmed": True, "tied_with": [],
                      "best_epoch": None, "value_at_best_epoch": None, "value_at_end": None, "stop_early": False}  # fmt: skip
+    # ... and the README documents exactly these, in this order.
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    documented = re.search(r"`--format json` prints exactly:\s*`\{(.*?)\}`", readme, re.S).group(1)
+    assert re.findall(r'"(\w+)"', documented) == list(shown)
 
 
 def recommendation(optimizer: str, kwargs: dict, lookahead: dict | None = None) -> Recommendation:
