@@ -57,10 +57,11 @@ from autoopt.fused.members import ask_member, fused_size, member_params
 from autoopt.preflight import preflight
 from autoopt.progress import Progress, SilentProgress
 from autoopt.pruning import TrustedRungPruner, make_pruner
-from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, pick_device
+from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome, stored_cause
+from autoopt.runner import TrialJob, pick_device
 from autoopt.space import default_params, suggest_config, warm_start_order
 from autoopt.spec import DEFAULT_EPOCHS, StudySpec
-from autoopt.stale import fail_stale_trials, is_infrastructure_failure, owner_tag, retry_trial
+from autoopt.stale import fail_stale_trials, owner_tag, retry_trial
 from autoopt.driver_storage import DriverStorage
 from autoopt.storage import HEARTBEAT_SECONDS, open_storage, set_user_attrs
 from autoopt.task import Task, load_task
@@ -70,7 +71,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 MAX_CONSECUTIVE_FAILURES = 10
 POLL_SECONDS = 0.25
 REPORT_EVERY_S = 2.0  # an epoch no pruner judges is stored at most this often per trial (the live curve)
-OOM_REASON = "out of memory"  # the runner's fail_reason prefix for MemoryError / CUDA OOM
 OOM_CONSTRAINT = "batch_size_fits"
 DIVERGED_CONSTRAINT = "converges"
 SCREEN_RETRIES = 2  # a family whose screen overshot (diverged, or blew up) is screened again this many times ...
@@ -103,7 +103,7 @@ def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
 def smallest_oom_batch_size(study: optuna.Study) -> int | None:
     """The smallest batch size that ran out of memory in this study so far."""
     sizes = [t.user_attrs[record.BATCH_SIZE] for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-             if str(t.user_attrs.get(record.FAIL_REASON, "")).startswith(OOM_REASON) and record.BATCH_SIZE in t.user_attrs]  # fmt: skip
+             if stored_cause(t.user_attrs) is Cause.OUT_OF_MEMORY and record.BATCH_SIZE in t.user_attrs]  # fmt: skip
     return min(sizes, default=None)
 
 
@@ -232,8 +232,8 @@ class _Search:
         if trial is None:
             return
         if number in self.interrupted:
-            outcome.state, outcome.reason = FAIL, self.interrupted.pop(number)
-        elif outcome.state == FAIL and record.diverged(outcome.reason):
+            outcome.state, outcome.cause, outcome.reason = FAIL, Cause.INTERRUPTED, self.interrupted.pop(number)
+        elif outcome.state == FAIL and outcome.cause is Cause.DIVERGED:
             outcome.state = PRUNED  # a verdict on the configuration: see the module docstring
         attrs = {record.CURVE: outcome.curve, record.TRAIN_LOSS: outcome.train_loss,
                  record.EPOCHS_RUN: len(outcome.curve), record.WALL_TIME: outcome.wall_time_s, record.ENV: outcome.env}
@@ -241,12 +241,14 @@ class _Search:
             attrs[record.PRUNE_REASON] = outcome.reason or "stopped early"
         elif outcome.state == FAIL:
             attrs[record.FAIL_REASON] = outcome.reason or "failed"
+        if outcome.state != COMPLETE:
+            attrs[record.CAUSE] = outcome.cause.value
         if isinstance(self.executor, FusedExecutor):
             attrs.update(self.executor.member_attrs(number))
         self.result.epochs_trained += len(outcome.curve)
         try:
             set_user_attrs(trial, attrs)
-            if outcome.state == PRUNED and record.diverged(outcome.reason):
+            if outcome.state == PRUNED and outcome.cause is Cause.DIVERGED:
                 trial.set_constraint(DIVERGED_CONSTRAINT, 1.0)
             self.tell(trial, outcome)
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -255,7 +257,7 @@ class _Search:
             self.result.failures.append(f"trial {number}: finished here, but another search had already failed it")
             return
         if outcome.state == FAIL:
-            self.retry(self.study._storage.get_trial(trial._trial_id), outcome.reason)
+            self.retry(self.study._storage.get_trial(trial._trial_id), outcome.cause)
         self.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason, self.study)
 
     def tell(self, trial: optuna.Trial, outcome: TrialOutcome) -> None:
@@ -266,7 +268,7 @@ class _Search:
         elif outcome.state == PRUNED:
             self.study.tell(trial, state=TrialState.PRUNED)
             self.result.pruned += 1
-            if record.diverged(outcome.reason):
+            if outcome.cause is Cause.DIVERGED:
                 self.result.diverged += 1
                 self.result.failures.append(f"trial {trial.number}: {outcome.reason}")
                 self.consecutive_failures += 1
@@ -276,15 +278,15 @@ class _Search:
             self.study.tell(trial, state=TrialState.FAIL)
             self.result.failed += 1
             self.result.failures.append(f"trial {trial.number}: {outcome.reason}")
-            if not is_infrastructure_failure(outcome.reason):
+            if outcome.cause is not Cause.INFRASTRUCTURE:
                 # A dead node fails a whole fused group at once; that says nothing of the model file.
                 self.consecutive_failures += 1
 
-    def retry(self, failed: FrozenTrial, reason: str | None) -> None:
+    def retry(self, failed: FrozenTrial, cause: Cause) -> None:
         """Queue a re-run of a trial that failed for a reason other than its configuration."""
-        if is_infrastructure_failure(reason):
+        if cause is Cause.INFRASTRUCTURE:
             self.result.retried += retry_trial(self.study, failed, self.spec.retries)
-        elif str(reason).startswith(OOM_REASON) and record.OOM_RETRY_OF not in failed.user_attrs:
+        elif cause is Cause.OUT_OF_MEMORY and record.OOM_RETRY_OF not in failed.user_attrs:
             size = failed.user_attrs[record.BATCH_SIZE]
             self.oom_batch_size = min(size, self.oom_batch_size or size)
             if size >= 2 and failed.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH:
@@ -393,7 +395,7 @@ class _Search:
             name = t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer")
             if t.state == TrialState.PRUNED or (t.state == TrialState.COMPLETE and phases.overshot(t.value, finals, self.maximize)):
                 overshot[name] = overshot.get(name, 0) + 1
-            elif t.state != TrialState.FAIL or not record.interrupted(t.user_attrs.get(record.FAIL_REASON)):
+            elif t.state != TrialState.FAIL or stored_cause(t.user_attrs) is not Cause.INTERRUPTED:
                 # Failed for its own reasons (user error, timeout, out of memory; infrastructure
                 # failures are queued again as retries): the family is out, not screened forever.
                 done.add(name)
@@ -488,6 +490,7 @@ class _Search:
             self.running.pop(number)
             try:
                 trial.set_user_attr(record.FAIL_REASON, f"{record.INTERRUPTED}: the search was stopped while it ran")
+                trial.set_user_attr(record.CAUSE, Cause.INTERRUPTED.value)
                 self.study.tell(trial, state=TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # another search already failed it as stale

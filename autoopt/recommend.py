@@ -30,6 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 from autoopt import record
 from autoopt.errors import UserError
 from autoopt.optimizers import registry
+from autoopt.outcome import Cause, stored_cause
 from autoopt.phases import seed_noise
 from autoopt.space import TrialConfig
 from autoopt.storage import load_existing_study
@@ -200,8 +201,7 @@ def _phase(trial: FrozenTrial) -> str:
 
 def _diverged(trial: FrozenTrial) -> bool:
     # Stored pruned (a verdict on the configuration); studies from before that change stored it failed.
-    reason = trial.user_attrs.get(record.PRUNE_REASON) or trial.user_attrs.get(record.FAIL_REASON) or ""
-    return record.diverged(reason)
+    return stored_cause(trial.user_attrs) is Cause.DIVERGED
 
 
 def finite(value: Any) -> float | None:

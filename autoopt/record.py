@@ -10,7 +10,9 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
   "confirm": a fresh seed of a candidate; see ``autoopt.phases``)
 - ``curve`` (validation value per epoch), ``train_loss`` (mean training loss per epoch),
   ``epochs_run`` (int), ``wall_time_s`` (float), ``env`` (torch, python, device, host)
-- ``fail_reason`` on FAIL trials, ``prune_reason`` on PRUNED ones: one readable line.
+- ``fail_reason`` on FAIL trials, ``prune_reason`` on PRUNED ones: one readable line; next
+  to it ``cause``, why the trial ended as a value (``autoopt.outcome.Cause``), which is what
+  the search decides by (older studies have the reason only).
 - ``retry_of`` (number of the failed trial a retry re-runs with the same params) and
   ``attempt`` (1, 2, ...) on retries of trials lost to infrastructure; ``oom_retry_of`` on
   the one re-run of an out-of-memory trial. ``batch_size`` is always the batch size the
@@ -40,6 +42,7 @@ WALL_TIME = "wall_time_s"
 ENV = "env"
 FAIL_REASON = "fail_reason"
 PRUNE_REASON = "prune_reason"
+CAUSE = "cause"  # autoopt.outcome.Cause's value, next to fail_reason / prune_reason
 DIVERGED = "diverged"  # how the reason of a trial whose loss or value became NaN or inf begins
 INTERRUPTED = "interrupted"  # how the reason of a trial the search stopped (timeout, Ctrl-C) begins
 RETRY_OF = "retry_of"
@@ -62,8 +65,3 @@ LR_RANGE_TEST = "lr_range_test"  # autoopt.calibrate.RangeTest as JSON, on studi
 def diverged(reason: object) -> bool:
     """Whether a trial's ``prune_reason`` or ``fail_reason`` says its loss or value became NaN or inf."""
     return str(reason).startswith(DIVERGED)
-
-
-def interrupted(reason: object) -> bool:
-    """Whether a trial's ``fail_reason`` says the search stopped it: no verdict on its configuration."""
-    return str(reason).startswith(INTERRUPTED)

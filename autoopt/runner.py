@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from autoopt import record
 from autoopt.data import Data
 from autoopt.optimizers import build
+from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
 from autoopt.space import TrialConfig
 from autoopt.task import Task
 
 Reporter = Callable[[int, float, float], bool]
-COMPLETE, PRUNED, FAIL = "complete", "pruned", "fail"
 EVAL_BATCH = 4096
 _SEEDED_BUILD = threading.Lock()  # see build_seeded
 
@@ -39,17 +39,6 @@ class TrialJob:
     epochs: int
     prunable: bool = True
     time_limit_s: float | None = None
-
-
-@dataclass
-class TrialOutcome:
-    state: str
-    value: float | None = None
-    curve: list[float] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    reason: str | None = None
-    wall_time_s: float = 0.0
-    env: dict[str, str] = field(default_factory=dict)
 
 
 class Pruned(Exception):
@@ -178,17 +167,18 @@ def run_trial(task: Task, data: Data | None, job: TrialJob, reporter: Reporter, 
             _train(task, data, job, reporter, device, out)
             out.value = out.curve[-1]
     except Pruned as stop:
-        out.state, out.reason = PRUNED, str(stop)
+        out.state, out.cause, out.reason = PRUNED, Cause.PRUNED, str(stop)
         out.value = out.curve[-1] if out.curve else None
     except Diverged as exc:
-        out.state, out.reason = FAIL, f"{record.DIVERGED}: {exc}"
+        out.state, out.cause, out.reason = FAIL, Cause.DIVERGED, f"{record.DIVERGED}: {exc}"
     except (MemoryError, torch.cuda.OutOfMemoryError) as exc:
-        out.state, out.reason = FAIL, f"out of memory at batch size {job.config.batch_size}: {exc}".strip()
+        out.state, out.cause = FAIL, Cause.OUT_OF_MEMORY
+        out.reason = f"out of memory at batch size {job.config.batch_size}: {exc}".strip()
     except TimeoutError as exc:
-        out.state, out.reason = FAIL, f"timeout: {exc}"
+        out.state, out.cause, out.reason = FAIL, Cause.TIMEOUT, f"timeout: {exc}"
     except Exception as exc:  # noqa: BLE001 - a bug in user code fails its trial, not the search
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        out.state = FAIL
+        out.state, out.cause = FAIL, Cause.USER_ERROR
         out.reason = f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
     out.wall_time_s = time.perf_counter() - start
     return out

@@ -24,6 +24,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt import record
+from autoopt.outcome import Cause
 
 
 def _start_ticks(pid: int) -> str:
@@ -51,14 +52,6 @@ def _owner_is_dead(tag: str) -> bool:
     except PermissionError:
         return False
     return ticks != "?" and _start_ticks(pid) != ticks  # the pid was reused by another process
-
-
-# Reasons (``fail_reason`` prefixes) that blame the machine, not the configuration.
-INFRASTRUCTURE_FAILURES = ("worker process died", "stale:", "ray node/actor died", "storage:")
-
-
-def is_infrastructure_failure(reason: str | None) -> bool:
-    return bool(reason) and reason.startswith(INFRASTRUCTURE_FAILURES)
 
 
 def retry_trial(study: optuna.Study, trial: FrozenTrial, retries: int) -> bool:
@@ -107,6 +100,7 @@ def fail_stale_trials(study: optuna.Study, *, retries: int = 0, skip: Container[
         else:
             continue
         storage.set_trial_user_attr(trial._trial_id, record.FAIL_REASON, reason)
+        storage.set_trial_user_attr(trial._trial_id, record.CAUSE, Cause.INFRASTRUCTURE.value)
         try:
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):

@@ -40,7 +40,8 @@ from autoopt.executors.inline import InlineExecutor
 from autoopt.fused.group import GroupKey
 from autoopt.fused.rules import NotFusable, member_hyperparameters
 from autoopt.fused.trainer import Epoch, GroupTrainer, Trainer
-from autoopt.runner import COMPLETE, FAIL, PRUNED, TrialJob, TrialOutcome, run_trial
+from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, Failure, TrialOutcome
+from autoopt.runner import TrialJob, run_trial
 from autoopt.space import TrialConfig
 from autoopt.task import Task
 
@@ -204,7 +205,7 @@ class FusedExecutor(InlineExecutor):
         self._attrs[job.number] = {"fused_group": slots.leader, "fused_size": slots.size,
                                    "fused_batch_seed": trainer.batch_seed, "fused_batch_skip": trainer.epochs_drawn}  # fmt: skip
         if (failure := trainer.add(job)) is not None:
-            self._finish(member, FAIL, failure)
+            self._fail(member, failure)
             return []
         return [member]
 
@@ -215,13 +216,13 @@ class FusedExecutor(InlineExecutor):
             member.epoch += 1
             job, out = member.job, member.outcome
             if epoch.failure:
-                self._finish(member, FAIL, epoch.failure)
+                self._fail(member, epoch.failure)
             elif not math.isfinite(loss):
-                self._finish(member, FAIL, f"{record.DIVERGED}: training loss became {loss} in epoch {member.epoch}")
+                self._fail(member, Failure(Cause.DIVERGED, f"{record.DIVERGED}: training loss became {loss} in epoch {member.epoch}"))
             elif not math.isfinite(value):
-                self._finish(member, FAIL, f"{record.DIVERGED}: validation value became {value} after epoch {member.epoch}")
+                self._fail(member, Failure(Cause.DIVERGED, f"{record.DIVERGED}: validation value became {value} after epoch {member.epoch}"))
             elif job.time_limit_s and time.perf_counter() - member.started > job.time_limit_s:
-                self._finish(member, FAIL, f"timeout: exceeded the per-trial limit of {job.time_limit_s:g} s at epoch {member.epoch}")
+                self._fail(member, Failure(Cause.TIMEOUT, f"timeout: exceeded the per-trial limit of {job.time_limit_s:g} s at epoch {member.epoch}"))
             else:
                 out.curve.append(value)
                 out.train_loss.append(loss)
@@ -230,16 +231,19 @@ class FusedExecutor(InlineExecutor):
         going_on = []
         for member in asked:  # every report is out before any answer is awaited: the engine answers in a batch
             if self._answers[member.job.number].get():
-                self._finish(member, PRUNED, f"stopped early by the pruner after epoch {member.epoch}")
+                self._finish(member, PRUNED, Cause.PRUNED, f"stopped early by the pruner after epoch {member.epoch}")
             elif member.epoch >= member.job.epochs:
-                self._finish(member, COMPLETE, None)
+                self._finish(member, COMPLETE, Cause.COMPLETED, None)
             else:
                 going_on.append(member)
         return going_on
 
-    def _finish(self, member: _Member, state: str, reason: str | None) -> None:
+    def _fail(self, member: _Member, failure: Failure) -> None:
+        self._finish(member, FAIL, failure.cause, failure.reason)
+
+    def _finish(self, member: _Member, state: str, cause: Cause, reason: str | None) -> None:
         out = member.outcome
-        out.state, out.reason = state, reason
+        out.state, out.cause, out.reason = state, cause, reason
         out.value = out.curve[-1] if out.curve and state != FAIL else None
         out.wall_time_s = time.perf_counter() - member.started
         self._events.put(Finished(member.job.number, out))

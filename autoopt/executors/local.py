@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from autoopt.executors.base import Event, Executor, Finished, Report
-from autoopt.runner import FAIL, TrialJob, TrialOutcome, pick_device, run_trial
+from autoopt.outcome import FAIL, Cause, TrialOutcome
+from autoopt.runner import TrialJob, pick_device, run_trial
 
 
 def _worker_main(conn: Connection, model_file: str, threads: int, gpu: int | None) -> None:
@@ -112,7 +113,7 @@ class LocalExecutor(Executor):
                 raise RuntimeError(f"a worker process exited with code {code} while loading {self.model_file}")
             return []
         reason = f"worker process died (exit code {code}) while running this trial"
-        return [Finished(worker.job.number, TrialOutcome(state=FAIL, reason=reason))]
+        return [Finished(worker.job.number, TrialOutcome(state=FAIL, reason=reason, cause=Cause.INFRASTRUCTURE))]
 
     def answer(self, number: int, stop: bool) -> None:
         for worker in self._workers:

@@ -32,7 +32,8 @@ from ray.exceptions import RayError
 
 from autoopt.errors import UserError
 from autoopt.executors.base import Event, Executor, Finished, Report
-from autoopt.runner import FAIL, TrialJob, TrialOutcome, pick_device, run_trial
+from autoopt.outcome import FAIL, Cause, TrialOutcome
+from autoopt.runner import TrialJob, pick_device, run_trial
 from autoopt.spec import StudySpec
 
 JOB_CONFIG_VARIABLE = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray in a job's driver
@@ -162,7 +163,7 @@ class SlotActors:
 
 
 def died_reason(node: str | None, exc: RayError) -> str:
-    """A trial's fail reason when its actor or node died; the engine retries trials failed so."""
+    """A trial's fail reason when its actor or node died (its cause: ``Cause.INFRASTRUCTURE``, retried)."""
     where = f" on node {node}" if node else ""
     return f"ray node/actor died{where}: {first_line(exc)}"
 
@@ -232,7 +233,8 @@ class RayExecutor(Executor):
             if slot.node is None:
                 self._actors.check_loaded(exc)
             return []
-        outcome = TrialOutcome(state=FAIL, reason=died_reason(slot.node, exc), env={"node": slot.node or "?"})
+        outcome = TrialOutcome(state=FAIL, reason=died_reason(slot.node, exc), env={"node": slot.node or "?"},
+                               cause=Cause.INFRASTRUCTURE)  # fmt: skip
         return [Finished(slot.job.number, outcome)]
 
     def answer(self, number: int, stop: bool) -> None:

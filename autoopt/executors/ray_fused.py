@@ -33,7 +33,8 @@ from autoopt.executors.fused import FusedExecutor
 from autoopt.executors.ray import SlotActors, TrialActor, died_reason
 from autoopt.fused.group import GroupKey
 from autoopt.fused.trainer import Epoch, GroupTrainer
-from autoopt.runner import FAIL, TrialJob, TrialOutcome, environment
+from autoopt.outcome import FAIL, Cause, Failure, TrialOutcome
+from autoopt.runner import TrialJob, environment
 from autoopt.spec import StudySpec
 from autoopt.task import Task
 
@@ -50,7 +51,7 @@ class GroupActor(TrialActor):
     def open(self, key: GroupKey, batch_seed: int) -> None:
         self.trainer = GroupTrainer(self.task, self.data, self.device, key, batch_seed=batch_seed)
 
-    def add(self, job: TrialJob) -> str | None:
+    def add(self, job: TrialJob) -> Failure | None:
         return self.trainer.add(job)
 
     def step(self) -> tuple[Epoch, int]:
@@ -78,7 +79,7 @@ class RemoteTrainer:
     def __init__(self, placed: _Placed, key: GroupKey, batch_seed: int) -> None:
         self.actor, self.env, self.batch_seed = placed.actor, placed.env, batch_seed
         self.epochs_drawn = 0
-        self.lost: str | None = None
+        self.lost: Failure | None = None
         self._members = 0
         self.actor.open.remote(key, batch_seed)  # an actor runs one caller's calls in order: no wait
 
@@ -86,10 +87,10 @@ class RemoteTrainer:
         try:
             return ray.get(ref)
         except RayError as exc:
-            self.lost = died_reason(self.env.get("node"), exc)
+            self.lost = Failure(Cause.INFRASTRUCTURE, died_reason(self.env.get("node"), exc))
             return None
 
-    def add(self, job: TrialJob) -> str | None:
+    def add(self, job: TrialJob) -> Failure | None:
         if self.lost is None:
             failure = self._get(self.actor.add.remote(job))
             if self.lost is None:
@@ -178,7 +179,8 @@ class RayFusedExecutor(FusedExecutor):
                 self._events.put(event)
                 event = ray.get(placed.actor.answer.remote(answers.get()))
         except RayError as exc:
-            outcome = TrialOutcome(state=FAIL, reason=died_reason(placed.env.get("node"), exc), env=dict(placed.env))
+            reason = died_reason(placed.env.get("node"), exc)
+            outcome = TrialOutcome(state=FAIL, reason=reason, env=dict(placed.env), cause=Cause.INFRASTRUCTURE)
             self._events.put(Finished(job.number, outcome))
             return True
         self._events.put(event)

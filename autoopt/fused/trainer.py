@@ -16,6 +16,7 @@ import torch
 
 from autoopt.data import Data
 from autoopt.fused.group import FusedGroup, GroupKey
+from autoopt.outcome import Cause, Failure
 from autoopt.runner import TrialJob, environment
 from autoopt.task import Task
 
@@ -26,11 +27,11 @@ class Epoch:
 
     losses: list[float]
     values: list[float]
-    failure: str | None = None  # set when the whole epoch failed: every member fails with it
+    failure: Failure | None = None  # set when the whole epoch failed: every member fails with it
 
     @classmethod
-    def failed(cls, members: int, reason: str) -> Epoch:
-        return cls([math.nan] * members, [math.nan] * members, reason)
+    def failed(cls, members: int, failure: Failure) -> Epoch:
+        return cls([math.nan] * members, [math.nan] * members, failure)
 
 
 class Trainer(Protocol):
@@ -44,7 +45,7 @@ class Trainer(Protocol):
     @property
     def epochs_drawn(self) -> int: ...
 
-    def add(self, job: TrialJob) -> str | None: ...
+    def add(self, job: TrialJob) -> Failure | None: ...
 
     def step(self) -> Epoch: ...
 
@@ -66,12 +67,12 @@ class GroupTrainer:
     def epochs_drawn(self) -> int:
         return self.group.epochs_drawn
 
-    def add(self, job: TrialJob) -> str | None:
+    def add(self, job: TrialJob) -> Failure | None:
         """Add ``job`` as a member; why it could not join (its ``build_model`` raised), or None."""
         try:
             self.group.add(job)
         except Exception as exc:  # noqa: BLE001 - the user's build_model, reported on its trial
-            return f"error: {type(exc).__name__}: {exc}"
+            return Failure(Cause.USER_ERROR, f"error: {type(exc).__name__}: {exc}")
         return None
 
     def step(self) -> Epoch:
@@ -81,7 +82,8 @@ class GroupTrainer:
             return Epoch(losses, self.group.evaluate())
         except Exception as exc:  # noqa: BLE001 - a failing group fails its members, not the search
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            return Epoch.failed(len(self.group), f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})")
+            reason = f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
+            return Epoch.failed(len(self.group), Failure(Cause.USER_ERROR, reason))
 
     def keep(self, numbers: list[int]) -> None:
         """Keep training only the members whose trial numbers are in ``numbers``."""

@@ -11,7 +11,7 @@ from autoopt import record
 from autoopt.engine import MAX_CONSECUTIVE_FAILURES, OOM_CONSTRAINT, SearchResult, _Search
 from autoopt.executors.inline import InlineExecutor
 from autoopt.progress import SilentProgress
-from autoopt.runner import FAIL, TrialOutcome
+from autoopt.outcome import FAIL, Cause, TrialOutcome
 from fault_support import MODELS, census, env, search_command, trials_of
 
 
@@ -60,10 +60,10 @@ def test_a_run_of_infrastructure_failures_does_not_stop_the_search(sqlite_url, s
     executor = InlineExecutor(None, None, None)  # type: ignore[arg-type]  # never submitted to
     loop = _Search(study, spec, executor, SilentProgress(), 3, SearchResult(study_name, sqlite_url))
     for _ in range(MAX_CONSECUTIVE_FAILURES + 2):
-        loop.tell(study.ask(), TrialOutcome(FAIL, reason="ray node/actor died on node x"))
+        loop.tell(study.ask(), TrialOutcome(FAIL, reason="ray node/actor died on node x", cause=Cause.INFRASTRUCTURE))
     assert loop.consecutive_failures == 0
     for _ in range(2):
-        loop.tell(study.ask(), TrialOutcome(FAIL, reason="ValueError: bad"))
+        loop.tell(study.ask(), TrialOutcome(FAIL, reason="ValueError: bad", cause=Cause.USER_ERROR))
     assert loop.consecutive_failures == 2
 
 

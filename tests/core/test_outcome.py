@@ -1,0 +1,32 @@
+"""A stored trial's cause: its own ``cause`` attr, else (studies from before it) what its reason began with."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoopt import record
+from autoopt.outcome import FAIL, PRUNED, Cause, TrialOutcome, stored_cause
+
+
+@pytest.mark.parametrize(("attrs", "cause"), [
+    ({record.FAIL_REASON: "out of memory at batch size 64: ...", record.CAUSE: "out_of_memory"}, Cause.OUT_OF_MEMORY),
+    ({record.FAIL_REASON: "anything a person reads", record.CAUSE: "infrastructure"}, Cause.INFRASTRUCTURE),
+    ({record.FAIL_REASON: "out of memory at batch size 64: CUDA out of memory"}, Cause.OUT_OF_MEMORY),
+    ({record.FAIL_REASON: "worker process died (exit code -9) while running this trial"}, Cause.INFRASTRUCTURE),
+    ({record.FAIL_REASON: "stale: no heartbeat from the process running it"}, Cause.INFRASTRUCTURE),
+    ({record.FAIL_REASON: "ray node/actor died on node x: ..."}, Cause.INFRASTRUCTURE),
+    ({record.FAIL_REASON: "interrupted: the search was stopped while it ran"}, Cause.INTERRUPTED),
+    ({record.FAIL_REASON: "timeout: exceeded the per-trial limit of 1 s at epoch 2"}, Cause.TIMEOUT),
+    ({record.FAIL_REASON: "error: KeyError: 'x' (at model.py:3)"}, Cause.USER_ERROR),
+    ({record.PRUNE_REASON: "diverged: reported value became nan at epoch 1"}, Cause.DIVERGED),
+    ({record.PRUNE_REASON: "pruned after epoch 3: 0.5 trailed ..."}, Cause.PRUNED),
+    ({}, None),
+])  # fmt: skip
+def test_a_stored_trial_is_classified_by_its_cause_and_old_ones_by_their_reason(attrs, cause):
+    assert stored_cause(attrs) is cause
+
+
+def test_an_outcome_without_a_cause_takes_the_one_its_state_implies():
+    assert TrialOutcome(FAIL, reason="error: ValueError: bad").cause is Cause.USER_ERROR
+    assert TrialOutcome(PRUNED).cause is Cause.PRUNED
+    assert TrialOutcome(FAIL, cause=Cause.TIMEOUT).cause is Cause.TIMEOUT
