@@ -49,9 +49,7 @@ from autoopt.errors import UserError
 from autoopt.calibrate import lr_range_test
 from autoopt.data import Data
 from autoopt.executors.base import Executor, Finished, Report
-from autoopt.executors.fused import FusedExecutor
-from autoopt.executors.inline import InlineExecutor
-from autoopt.executors.local import LocalExecutor
+from autoopt.executors.build import make_executor
 from autoopt.optimizers import registry
 from autoopt.fused.members import ask_member, fused_size, member_params
 from autoopt.preflight import preflight
@@ -243,8 +241,7 @@ class _Search:
             attrs[record.FAIL_REASON] = outcome.reason or "failed"
         if outcome.state != COMPLETE:
             attrs[record.CAUSE] = outcome.cause.value
-        if isinstance(self.executor, FusedExecutor):
-            attrs.update(self.executor.member_attrs(number))
+        attrs.update(self.executor.member_attrs(number))
         self.result.epochs_trained += len(outcome.curve)
         try:
             set_user_attrs(trial, attrs)
@@ -444,8 +441,6 @@ class _Search:
 
     def fused_member(self) -> optuna.Trial | None:
         """A trial for a fused group's free slot (its family and batch size), or None."""
-        if not isinstance(self.executor, FusedExecutor):
-            return None
         # Queued trials (retries) come first: a running group is refilled only when none wait.
         waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         key = self.executor.wanted_key(refill=not waiting)
@@ -502,19 +497,6 @@ def _counted(study: optuna.Study) -> int:
     return sum(t.user_attrs.get(record.ROLE, record.ROLE_SEARCH) == record.ROLE_SEARCH for t in trials)
 
 
-def _make_executor(spec: StudySpec, task: Task, data: object, device: object, fuse: int = 1) -> Executor:
-    if spec.backend == "ray":  # Ray is an optional extra
-        from autoopt.executors.ray import RayExecutor
-        from autoopt.executors.ray_fused import RayFusedExecutor
-
-        return RayFusedExecutor(spec, task, size=fuse) if fuse > 1 else RayExecutor(spec)
-    if fuse > 1:
-        return FusedExecutor(task, data, device, size=fuse, workers=spec.jobs)
-    if spec.jobs == 1:
-        return InlineExecutor(task, data, device)
-    return LocalExecutor(task.path, slots=spec.jobs)
-
-
 def _calibrate(spec: StudySpec, task: Task, data: Data | None, device: torch.device, study: optuna.Study,
                progress: Progress, result: SearchResult) -> float:  # fmt: skip
     """Run the learning-rate range test (``autoopt.calibrate``); the factor for the warm starts."""
@@ -567,7 +549,7 @@ def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     if spec.warm_start and spec.calibrate:
         scale = _stored_scale(study) if not is_new else _calibrate(spec, task, data, device, study, progress, result)
     fuse = fused_size(spec, task, data, device)
-    with _make_executor(spec, task, data, device, fuse) as executor:
+    with make_executor(spec, task, data, device, fuse=fuse) as executor:
         loop = _Search(study, spec, executor, progress, epochs, result)
         try:
             if spec.warm_start:

@@ -65,14 +65,14 @@ def autoopt_search(model: Path, trials: int, workers: int, folder: Path, *, samp
     spec = StudySpec(model_file=model, study_name=f"bench-{uuid.uuid4().hex[:8]}", storage=f"sqlite:///{folder}/bench.db",
                      trials=trials, seed=0, jobs=workers, backend="ray", confirm_top=0, warm_start=False,
                      pruner="none", sampler=sampler)  # fmt: skip
-    make_executor = engine._make_executor
-    engine._make_executor = lambda spec, *_: RayExecutor(spec, slots=workers)  # one worker, too
+    make_executor = engine.make_executor
+    engine.make_executor = lambda spec, *_, **__: RayExecutor(spec, slots=workers)  # one worker, too
     try:
         start = time.perf_counter()
         result = engine.search(spec)
         seconds = time.perf_counter() - start
     finally:
-        engine._make_executor = make_executor
+        engine.make_executor = make_executor
     assert result.complete == trials, result
     return seconds
 

@@ -2,14 +2,19 @@
 
 A running trial sends a ``Report`` after each epoch and waits for ``answer(number, stop)``,
 so pruning decisions are taken in one place (the engine, which alone writes to storage).
+``autoopt.executors.build`` picks and builds the executor a spec asks for.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from autoopt.runner import TrialJob, TrialOutcome
+
+if TYPE_CHECKING:
+    from autoopt.fused.group import GroupKey
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,16 @@ class Executor(ABC):
     @abstractmethod
     def close(self) -> None:
         """Stop every worker; running trials are abandoned."""
+
+    def wanted_key(self, *, refill: bool = True) -> GroupKey | None:
+        """The family and batch size the next trial should have to fill a free slot (a fused
+        group's), or None: any trial will do. ``refill=False``: only slots not yet training."""
+        return None
+
+    def member_attrs(self, number: int) -> dict[str, int]:
+        """What trial ``number``'s record should say of how it was trained besides its
+        configuration (a fused group's id, size and batch order); {} where there is nothing."""
+        return {}
 
     def __enter__(self) -> Executor:
         return self

@@ -3,9 +3,10 @@
 To the engine this is an executor like the others: jobs go in one by one, and every
 member still sends one ``Report`` per epoch, waits for its own answer, and ends with its
 own ``Finished``; pruning, storage and progress are per trial as before. Two things are
-new: ``wanted_key()`` tells the engine which family and batch size the next trial should
-have so that it can join a group, and ``member_attrs()`` gives what a member's record
-needs to say how it was trained (group, size, shared batch order).
+new, both hooks of ``Executor`` that do nothing elsewhere: ``wanted_key()`` tells the
+engine which family and batch size the next trial should have so that it can join a
+group, and ``member_attrs()`` gives what a member's record needs to say how it was
+trained (group, size, shared batch order).
 
 A group starts training at the engine's next ``poll`` after its first job, so the jobs the
 engine submits in one go start together. While it trains, a member that is pruned,

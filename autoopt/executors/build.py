@@ -1,0 +1,28 @@
+"""Building the executor a study spec asks for; the search gets one and never asks which it is."""
+
+from __future__ import annotations
+
+import torch
+
+from autoopt.data import Data
+from autoopt.executors.base import Executor
+from autoopt.executors.fused import FusedExecutor
+from autoopt.executors.inline import InlineExecutor
+from autoopt.executors.local import LocalExecutor
+from autoopt.spec import StudySpec
+from autoopt.task import Task
+
+
+def make_executor(spec: StudySpec, task: Task, data: Data | None, device: torch.device, *, fuse: int = 1) -> Executor:
+    """Where ``spec``'s trials run: on Ray with ``--backend ray``; in fused groups of ``fuse`` when
+    ``fuse > 1``; else in threads of this process for ``--jobs 1``, worker processes for more."""
+    if spec.backend == "ray":  # Ray is an optional extra
+        from autoopt.executors.ray import RayExecutor
+        from autoopt.executors.ray_fused import RayFusedExecutor
+
+        return RayFusedExecutor(spec, task, size=fuse) if fuse > 1 else RayExecutor(spec)
+    if fuse > 1:
+        return FusedExecutor(task, data, device, size=fuse, workers=spec.jobs)
+    if spec.jobs == 1:
+        return InlineExecutor(task, data, device)
+    return LocalExecutor(task.path, slots=spec.jobs)
