@@ -17,7 +17,7 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
   ``attempt`` (1, 2, ...) on retries of trials lost to infrastructure; ``oom_retry_of`` on
   the one re-run of an out-of-memory trial. ``batch_size`` is always the batch size the
   trial trained with: after an out-of-memory failure it may be smaller than the sampled
-  ``batch_size`` param (see ``autoopt.engine``).
+  ``batch_size`` param (see ``autoopt.failure_policy``).
 
 Studies carry ``autoopt`` = {"version", "metric", "direction", "model_file", "epochs",
 "optimizers"}, ``search_plan`` (what the phases measured: the budget, the noise, which

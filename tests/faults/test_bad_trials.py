@@ -61,10 +61,10 @@ def test_a_run_of_infrastructure_failures_does_not_stop_the_search(sqlite_url, s
     loop = _Search(study, spec, executor, SilentProgress(), 3, SearchResult(study_name, sqlite_url))
     for _ in range(MAX_CONSECUTIVE_FAILURES + 2):
         loop.tell(study.ask(), TrialOutcome(FAIL, reason="ray node/actor died on node x", cause=Cause.INFRASTRUCTURE))
-    assert loop.consecutive_failures == 0
+    assert loop.policy.consecutive_failures == 0
     for _ in range(2):
         loop.tell(study.ask(), TrialOutcome(FAIL, reason="ValueError: bad", cause=Cause.USER_ERROR))
-    assert loop.consecutive_failures == 2
+    assert loop.policy.consecutive_failures == 2
 
 
 def test_a_model_that_always_diverges_stops_the_search_with_the_reason(sqlite_url, study_name, tmp_path):
