@@ -11,7 +11,7 @@ import math
 import optuna
 from optuna.trial import TrialState
 
-from autoopt import phases, record
+from autoopt import pattern_search, phases, record
 from autoopt.executors.base import Executor
 from autoopt.fused.members import ask_member, member_params
 from autoopt.outcome import Cause, stored_cause
@@ -131,9 +131,9 @@ class SearchPhases(TrialLoop):
             return None
         searched = [t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer") for t in trials
                     if phases.phase_of(t) == record.PHASE_SEARCH]  # fmt: skip
-        family = phases.next_family(plan.survivors, runs, searched, self.maximize)
+        family = pattern_search.next_family(plan.survivors, runs, searched, self.maximize)
         tried = [t.params for t in trials if t.params.get("optimizer") == family and phases.phase_of(t) != record.PHASE_CONFIRM]
-        params = phases.next_in_family(family, runs, tried, self.spec.space, self.maximize, plan.noise or 0.0)
+        params = pattern_search.next_in_family(family, runs, tried, self.spec.space, self.maximize, plan.noise or 0.0)
         return ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH, record.PHASE: record.PHASE_SEARCH})
 
     def fused_member(self) -> optuna.Trial | None:

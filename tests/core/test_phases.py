@@ -13,7 +13,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 import autoopt
-from autoopt import phases, record
+from autoopt import pattern_search, phases, record
 from autoopt.pruning import TrustedRungPruner
 from autoopt.space import SearchSpace
 
@@ -137,7 +137,7 @@ def test_the_search_inside_a_family_walks_the_learning_rate_then_the_batch_size_
     tried = [params]
     seen = []
     for _ in range(5):
-        step = phases.next_in_family("adam", [run], tried, space, False)
+        step = pattern_search.next_in_family("adam", [run], tried, space, False)
         seen.append(step)
         tried.append(step)
     assert [s["adam.lr"] for s in seen[:2]] == pytest.approx([1e-3 / math.sqrt(10), 1e-3 * math.sqrt(10)])
@@ -147,10 +147,10 @@ def test_the_search_inside_a_family_walks_the_learning_rate_then_the_batch_size_
     assert seen[4]["adam.lr"] == pytest.approx(1e-3 / 0.5)  # Lookahead trains at about alpha times the rate
     # Then the learning rate a quarter decade either way; once that is tried too, TPE samples the family's branch.
     tried.append(dict(params, lookahead=True))
-    fine = phases.next_in_family("adam", [run], tried, space, False)
+    fine = pattern_search.next_in_family("adam", [run], tried, space, False)
     assert fine["adam.lr"] == pytest.approx(1e-3 / 10**0.25)
     tried += [fine, dict(params, **{"adam.lr": 1e-3 * 10**0.25})]
-    assert phases.next_in_family("adam", [run], tried, space, False) == {"optimizer": "adam"}
+    assert pattern_search.next_in_family("adam", [run], tried, space, False) == {"optimizer": "adam"}
 
 
 def test_a_run_that_overfits_jumps_its_learning_rate_to_move_its_minimum_to_the_end():
@@ -158,9 +158,9 @@ def test_a_run_that_overfits_jumps_its_learning_rate_to_move_its_minimum_to_the_
     params = {"optimizer": "adam", "adam.lr": 1e-2, "batch_size": 64}
     curve = (1.0, 0.5, 0.4, 0.6) + (0.8,) * 36  # best at epoch 3 of 40, then clearly worse
     run = phases.Run(0, "adam", params, curve[-1], curve, "screen")
-    step = phases.next_in_family("adam", [run], [params], space, False, tolerance=0.01)
+    step = pattern_search.next_in_family("adam", [run], [params], space, False, tolerance=0.01)
     assert step["adam.lr"] == pytest.approx(1e-2 * 3 / 40)
-    then = phases.next_in_family("adam", [run], [params, step], space, False, tolerance=0.01)
+    then = pattern_search.next_in_family("adam", [run], [params, step], space, False, tolerance=0.01)
     assert then["adam.lr"] == pytest.approx(1e-2 / math.sqrt(10))  # never up: larger steps overfit sooner
 
 
@@ -176,7 +176,7 @@ def test_the_pattern_search_moves_with_its_incumbent():
     first = {"optimizer": "sgd", "sgd.lr": 0.1, "batch_size": 64, "sgd.variant": "momentum"}
     better = dict(first, **{"sgd.lr": 0.1 / math.sqrt(10)})
     runs = [phases.Run(0, "sgd", first, 1.0, (), "screen"), phases.Run(1, "sgd", better, 0.5, (), "search")]
-    step = phases.next_in_family("sgd", runs, [first, better], space, False)
+    step = pattern_search.next_in_family("sgd", runs, [first, better], space, False)
     assert step["sgd.lr"] == pytest.approx(0.01)
 
 
@@ -274,8 +274,8 @@ def test_a_run_still_improving_at_its_last_epoch_tries_a_larger_learning_rate_fi
     params = {"optimizer": "adam", "adam.lr": 1e-3, "batch_size": 64}
     rising = phases.Run(0, "adam", params, 1.0, (3.0, 2.0, 1.0), "screen")
     bottoming = phases.Run(0, "adam", params, 1.0, (3.0, 0.5, 1.0), "screen")
-    assert phases.next_in_family("adam", [rising], [params], space, False)["adam.lr"] > 1e-3
-    assert phases.next_in_family("adam", [bottoming], [params], space, False)["adam.lr"] < 1e-3
+    assert pattern_search.next_in_family("adam", [rising], [params], space, False)["adam.lr"] > 1e-3
+    assert pattern_search.next_in_family("adam", [bottoming], [params], space, False)["adam.lr"] < 1e-3
 
 
 def test_after_a_screen_rerun_a_decade_lower_the_search_looks_between_first():
@@ -283,7 +283,7 @@ def test_after_a_screen_rerun_a_decade_lower_the_search_looks_between_first():
     diverged = {"optimizer": "sgd", "sgd.lr": 0.1, "batch_size": 64, "sgd.variant": "momentum"}
     rerun = dict(diverged, **{"sgd.lr": 0.01})
     run = phases.Run(1, "sgd", rerun, 1.0, (3.0, 1.0, 1.1), "screen")  # not improving at its end
-    step = phases.next_in_family("sgd", [run], [diverged, rerun], space, False)
+    step = pattern_search.next_in_family("sgd", [run], [diverged, rerun], space, False)
     assert step["sgd.lr"] == pytest.approx(0.01 * math.sqrt(10))
 
 
@@ -291,9 +291,9 @@ def test_a_line_search_that_pays_is_followed_else_the_families_take_turns():
     screen = [phases.Run(0, "adam", {}, 1.0, (), "screen"), phases.Run(1, "sgd", {}, 1.1, (), "screen")]
     improved = screen + [phases.Run(2, "sgd", {}, 0.9, (), "search")]
     worse = screen + [phases.Run(2, "sgd", {}, 1.2, (), "search")]
-    assert phases.next_family(["adam", "sgd"], improved, ["sgd"], False) == "sgd"
-    assert phases.next_family(["adam", "sgd"], worse, ["sgd"], False) == "adam"
-    assert phases.next_family(["adam", "sgd"], screen, [], False) == "adam"
+    assert pattern_search.next_family(["adam", "sgd"], improved, ["sgd"], False) == "sgd"
+    assert pattern_search.next_family(["adam", "sgd"], worse, ["sgd"], False) == "adam"
+    assert pattern_search.next_family(["adam", "sgd"], screen, [], False) == "adam"
 
 
 def test_a_screen_that_blew_up_without_nan_counts_as_overshot():
