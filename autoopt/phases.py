@@ -248,7 +248,7 @@ def prospect(run: Run, maximize: bool, tolerance: float) -> float:
     (its learning rate too large for E epochs) the minimum of its curve, which a smaller
     learning rate moves to the end. Schmidt et al. 2021 and our suite's grids agree that on
     such tasks every family reaches about the same value once its learning rate fits E."""
-    if overfit_factor(run.curve, maximize, tolerance) is None:
+    if not overfits(run.curve, maximize, tolerance):
         return run.value
     return min(run.curve, key=lambda v: score(v, maximize))
 

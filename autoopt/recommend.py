@@ -270,9 +270,11 @@ def _guarded_mean(e: Evidence, maximize: bool, noise: float | None) -> float:
     """The mean, lower-is-better, made worse by one standard error of it (``noise`` / sqrt(seeds)):
     a configuration seen on fewer seeds must beat one seen on more by more than luck. Without
     it, a candidate that two seeds flattered wins over leaders whose four seeds regressed to
-    their true mean (the winner's curse; SMAC lets a challenger win only on as many seeds)."""
+    their true mean (the winner's curse; SMAC lets a challenger win only on as many seeds).
+    Single runs are ranked by their value alone: they rank only among themselves."""
     sign = -1 if maximize else 1
-    return sign * e.mean + (noise or 0.0) / math.sqrt(e.n_seeds)
+    guard = (noise or 0.0) / math.sqrt(e.n_seeds) if e.n_seeds > 1 else 0.0
+    return sign * e.mean + guard
 
 
 def best_mean(evidence: Sequence[Evidence], maximize: bool, noise: float | None = None) -> Evidence:
@@ -282,7 +284,7 @@ def best_mean(evidence: Sequence[Evidence], maximize: bool, noise: float | None 
     repeated = [e for e in evidence if e.n_seeds > 1]
     if noise is None and repeated:
         noise = pooled_std(evidence, maximize)
-    return min(repeated or evidence, key=lambda e: _guarded_mean(e, maximize, noise if repeated else None))
+    return min(repeated or evidence, key=lambda e: _guarded_mean(e, maximize, noise))
 
 
 def optimizer_ranking(evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
@@ -296,8 +298,7 @@ def optimizer_ranking(evidence: Sequence[Evidence], maximize: bool) -> list[Evid
         groups[e.trial.user_attrs.get(record.OPTIMIZER)].append(e)
     noise = pooled_std(evidence, maximize)
     best = [best_mean(group, maximize, noise) for group in groups.values()]
-    return sorted(best, key=lambda e: (e.n_seeds < 2, _guarded_mean(e, maximize, noise if e.n_seeds > 1 else None),
-                                       e.trial.number))  # fmt: skip
+    return sorted(best, key=lambda e: (e.n_seeds < 2, _guarded_mean(e, maximize, noise), e.trial.number))
 
 
 def ties(chosen: Evidence, evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
