@@ -109,6 +109,22 @@ class Task:
         gap = (self.target - mean) if self.maximize else (mean - self.target)
         return 100.0 * gap / abs(self.target)
 
+    def resolution(self) -> dict[str, float]:
+        """What this task's regret can resolve, from the grid file alone (no training):
+
+        - ``target_se``: the standard error of the target's own 10-seed mean, in percent of it;
+        - ``grid_pick``: the regret of the brute-force grid's own pick (the configuration with the
+          best mean over the grid's seeds, re-trained on the same 10 seeds), spending
+          ``grid_trainings``: where a search 25 times larger than ours lands. On tasks with large
+          seed noise it is well above 0, so a search's regret there is bounded by noise, not method.
+        """
+        values = [v for v in next(f for f in self.grid["top"] if f["config"] == self.grid["target_config"])["values"]
+                  if v is not None]  # fmt: skip
+        target_se = 100.0 * statistics.stdev(values) / math.sqrt(len(values)) / abs(self.target)
+        by_grid = min(self.grid["top"], key=lambda f: -f["grid_mean"] if self.maximize else f["grid_mean"])
+        trainings = sum(len(p["values"]) for p in self.grid["points"])
+        return {"target_se": target_se, "grid_pick": self.regret(by_grid["mean"]), "grid_trainings": float(trainings)}
+
 
 def _key(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
@@ -213,8 +229,11 @@ def _pct(value: float | None) -> str:
 
 def table(task: Task, results: dict[str, dict[str, Any]]) -> str:
     cfg = task.grid["target_config"]
+    res = task.resolution()
     lines = [f"\n{task.name}: target {task.target:.5g} ({task.grid['target_family']} lr={cfg['lr']:g} "
-             f"bs={cfg['batch_size']} lookahead={cfg['lookahead']}), E={task.epochs}",
+             f"bs={cfg['batch_size']} lookahead={cfg['lookahead']}), E={task.epochs}; its standard error "
+             f"{res['target_se']:.1f}%; the brute-force grid's own pick ({res['grid_trainings']:.0f} trainings): "
+             f"regret {_pct(res['grid_pick'])}",
              f"  {'method':20s} {'median':>9s} {'max':>9s} {'trainings':>9s} {'wall s':>8s} {'wall/tpe':>8s}"]  # fmt: skip
     base = results.get(BASELINE, {}).get("summary")
     for method, result in results.items():
@@ -258,13 +277,17 @@ def goals(report: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
 def final_summary(report: dict[str, Any], methods: list[str]) -> str:
     tasks = report["tasks"]
     width = max(len(t) for t in tasks) if tasks else 10
-    lines = ["\nmedian regret (max) per task:", f"  {'task':{width}s} " + " ".join(f"{m:>20s}" for m in methods)]
+    lines = ["\nmedian regret (max) per task; resolution: the target's standard error, and the regret of the "
+             "brute-force grid's own pick:",
+             f"  {'task':{width}s} " + " ".join(f"{m:>20s}" for m in methods) + f" {'target se':>10s} {'grid pick':>10s}"]
     for name, result in tasks.items():
         cells = []
         for m in methods:
             s = result["methods"].get(m, {}).get("summary")
             cells.append(f"{_pct(s['median_regret'])} ({_pct(s['max_regret'])})" if s else "unavailable")
-        lines.append(f"  {name:{width}s} " + " ".join(f"{c:>20s}" for c in cells))
+        res = result.get("resolution") or Task(name).resolution()  # reports written before it was recorded
+        lines.append(f"  {name:{width}s} " + " ".join(f"{c:>20s}" for c in cells)
+                     + f" {_pct(res['target_se']):>10s} {_pct(res['grid_pick']):>10s}")
     checked = goals(report)
     if checked:
         lines.append("goals (autoopt, defaults):")
@@ -308,7 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in [t for t in args.tasks.split(",") if t]:
         task = Task(name)
         results: dict[str, dict[str, Any]] = {}
-        report["tasks"][name] = {"target": task.target, "epochs": task.epochs, "methods": results}
+        report["tasks"][name] = {"target": task.target, "epochs": task.epochs, "resolution": task.resolution(),
+                                 "methods": results}
         for method in methods:
             if method in unavailable:
                 results[method] = {"unavailable": unavailable[method]}
