@@ -18,6 +18,7 @@ Methods:
   autoopt-no-race     {"race": False}
   autoopt-no-confirm  {"confirm_top": 0}
   autoopt-no-calibrate {"calibrate": False}
+  autoopt-all-sizes   the default over autoopt's default batch sizes (16-256), not the grid's two
   autoopt-no-overfit  the default with the overfitting rule switched off (a run whose curve bottoms
                       early is raced by its final value and searched in plain half-decade steps);
                       not a setting users have, so this method patches autoopt.phases in-process
@@ -59,7 +60,12 @@ AUTOOPT_METHODS: dict[str, dict[str, Any]] = {
     "autoopt-no-confirm": {"confirm_top": 0},
     "autoopt-no-calibrate": {"calibrate": False},
     "autoopt-no-overfit": {},
+    "autoopt-all-sizes": {},
 }
+# The grid covers two batch sizes, and the autoopt methods search those two; this one searches
+# autoopt's default sizes (16 to 256, screened at 64), as a user's search does. Its pick may use
+# a size the grid lacks: it is re-trained all the same, and may beat the target.
+DEFAULT_SPACE_METHODS = ("autoopt-all-sizes",)
 # Ablations of rules that are not settings: method -> {attribute of autoopt.phases: replacement}.
 PATCHED_PHASES: dict[str, dict[str, Any]] = {
     "autoopt-no-overfit": {"overfit_factor": lambda curve, maximize, tolerance: None,
@@ -158,14 +164,17 @@ def optuna_search(task: Task, sampler: optuna.samplers.BaseSampler) -> tuple[dic
 # --- autoopt ----------------------------------------------------------------------------------
 
 
-def autoopt_search(task: Task, overrides: dict[str, Any], seed: int, folder: str) -> tuple[dict[str, Any], float, float]:
-    """autoopt's search with ``overrides``: its pick as a reference config, the epochs spent, and the wall time."""
+def autoopt_search(task: Task, overrides: dict[str, Any], seed: int, folder: str,
+                   default_space: bool = False) -> tuple[dict[str, Any], float, float]:  # fmt: skip
+    """autoopt's search with ``overrides`` (over the grid's batch sizes, or with ``default_space``
+    autoopt's own): its pick as a reference config, the epochs spent, and the wall time."""
     import autoopt  # here, so the Optuna methods run without it
 
     storage = f"sqlite:///{folder}/s.db"
+    space = {} if default_space else {"batch_size": list(task.grid["batch_sizes"])}
     try:
         spec = autoopt.build_spec(task.path, overrides={"storage": storage, "seed": seed, **overrides},
-                                  space_table={"batch_size": list(task.grid["batch_sizes"])})  # fmt: skip
+                                  space_table=space)  # fmt: skip
     except (autoopt.UserError, TypeError, ValueError) as exc:  # TypeError: a setting StudySpec does not have
         raise Unavailable(f"build_spec rejects {overrides}: {exc}") from None
     start = time.perf_counter()
@@ -201,7 +210,8 @@ def _patched_phases(method: str) -> Iterator[None]:
 def run_one(task: Task, method: str, seed: int) -> dict[str, Any]:
     if method in AUTOOPT_METHODS:
         with tempfile.TemporaryDirectory() as folder, _patched_phases(method):
-            pick, epochs, wall = autoopt_search(task, AUTOOPT_METHODS[method], seed, folder)
+            pick, epochs, wall = autoopt_search(task, AUTOOPT_METHODS[method], seed, folder,
+                                                default_space=method in DEFAULT_SPACE_METHODS)
     else:
         sampler = optuna.samplers.TPESampler(seed=seed) if method == "optuna-tpe" else optuna.samplers.RandomSampler(seed=seed)
         start = time.perf_counter()
