@@ -146,3 +146,19 @@ def test_a_linear_range_may_start_at_zero():
 def test_bad_space_flag_names_the_flag(table, message):
     with pytest.raises(UserError, match="^" + message.replace("(", r"\(")):
         build_spec(model_path("blobs"), space_table=table)
+
+
+@pytest.mark.parametrize(("sizes", "screened"), [
+    ((16, 32, 64, 128, 256), 32),  # the default space: 32, not the middle (64)
+    ((32, 128), 32),
+    ((16, 64), 16),  # as near as 64 on a log scale: the smaller
+    ((128, 256, 512), 128),
+    ((8, 16), 16),
+    ((48,), 48),
+])  # fmt: skip
+def test_the_screen_starts_at_the_batch_size_nearest_32(sizes, screened):
+    from autoopt.space import default_params, warm_start_batch_size
+
+    space = SearchSpace(batch_sizes=sizes)
+    assert warm_start_batch_size(space) == screened
+    assert default_params(space, "adam")["batch_size"] == screened

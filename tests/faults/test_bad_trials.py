@@ -37,7 +37,7 @@ def test_nan_inf_and_exceptions_end_only_their_trials_with_the_reason(sqlite_url
 
 
 def test_out_of_memory_is_retried_once_at_half_the_batch_size_and_then_avoided(sqlite_url, study_name):
-    # No screen (it trains at the middle batch size): TPE samples 64 from the first trial.
+    # No screen (it trains at the size nearest 32): TPE samples 64 from the first trial.
     result = autoopt.search(spec("hungry", sqlite_url, study_name, trials=8, warm_start=False,
                                  space={"batch_size": [16, 32, 64]}))  # fmt: skip
     trials = trials_of(sqlite_url, study_name)
