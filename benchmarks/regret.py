@@ -10,7 +10,7 @@ spent, in full trainings (epochs / E), and its wall time (the search only, not t
 Methods:
   optuna-tpe          Optuna's default TPESampler(seed=s), 100 full trials, trial seed = trial number,
                       no pruner; space: family (the grid's 11) x log lr over the family's range x
-                      the task's 2 batch sizes x Lookahead; diverged trials told as FAIL; pick = best trial
+                      the batch sizes (--sizes) x Lookahead; diverged trials told as FAIL; pick = best trial
   random              the same with RandomSampler(seed=s)
   autoopt             autoopt's defaults, through its Python API, in this process
   autoopt-no-prune    {"pruner": "none"}
@@ -18,13 +18,16 @@ Methods:
   autoopt-no-race     {"race": False}
   autoopt-no-confirm  {"confirm_top": 0}
   autoopt-no-calibrate {"calibrate": False}
-  autoopt-all-sizes   the default over autoopt's default batch sizes (16-256), not the grid's two
   autoopt-no-overfit  the default with the overfitting rule switched off (a run whose curve bottoms
                       early is raced by its final value and searched in plain half-decade steps);
                       not a setting users have, so this method patches autoopt.phases in-process
 A method whose settings autoopt's build_spec rejects is reported unavailable and skipped.
 
-Run: python benchmarks/regret.py [--tasks a,b] [--methods optuna-tpe,autoopt] [--seeds 3] [--out /tmp/regret.json]
+Every method searches the same batch sizes: autoopt's defaults, 16-256, as a user's search does
+(--sizes default), or the grid's two (--sizes grid).
+
+Run: python benchmarks/regret.py [--tasks a,b] [--methods optuna-tpe,autoopt] [--seeds 3] [--sizes default]
+     [--out /tmp/regret.json]
 Runs split over processes (by task) are printed as one table by
      python benchmarks/regret.py --merge /tmp/a.json,/tmp/b.json
 """
@@ -60,12 +63,13 @@ AUTOOPT_METHODS: dict[str, dict[str, Any]] = {
     "autoopt-no-confirm": {"confirm_top": 0},
     "autoopt-no-calibrate": {"calibrate": False},
     "autoopt-no-overfit": {},
-    "autoopt-all-sizes": {},
 }
-# The grid covers two batch sizes, and the autoopt methods search those two; this one searches
-# autoopt's default sizes (16 to 256, screened at 64), as a user's search does. Its pick may use
-# a size the grid lacks: it is re-trained all the same, and may beat the target.
-DEFAULT_SPACE_METHODS = ("autoopt-all-sizes",)
+# Batch sizes every method searches. "default": autoopt's defaults, as a user's search runs;
+# a pick may then use a size the grid lacks (it is re-trained all the same, and may beat the
+# target). "grid": the grid's two sizes, which favours every method (most targets sit at the
+# smaller one).
+SIZES = ("default", "grid")
+DEFAULT_BATCH_SIZES = [16, 32, 64, 128, 256]  # autoopt.space.SearchSpace's default
 # Ablations of rules that are not settings: method -> {attribute of autoopt.phases: replacement}.
 PATCHED_PHASES: dict[str, dict[str, Any]] = {
     "autoopt-no-overfit": {"overfit_factor": lambda curve, maximize, tolerance: None,
@@ -86,9 +90,10 @@ class Unavailable(Exception):
 class Task:
     """A suite task, its grid and a cache of re-trained picks."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, sizes: str = "default") -> None:
         self.name = name
         self.grid = json.loads((grid.OUT / f"{name}.json").read_text())
+        self.batch_sizes: list[int] = list(self.grid["batch_sizes"] if sizes == "grid" else DEFAULT_BATCH_SIZES)
         self.path = grid.SUITE / f"{name}.py"
         self.module = reference.load_task(self.path)
         self.epochs: int = self.grid["epochs"]
@@ -148,7 +153,7 @@ def optuna_search(task: Task, sampler: optuna.samplers.BaseSampler) -> tuple[dic
         family = trial.suggest_categorical("family", list(grid.FAMILIES))
         lrs = grid.FAMILIES[family][2]
         lr = trial.suggest_float(f"lr_{family}", lrs[0], lrs[-1], log=True)
-        batch_size = trial.suggest_categorical("batch_size", task.grid["batch_sizes"])
+        batch_size = trial.suggest_categorical("batch_size", task.batch_sizes)
         lookahead = trial.suggest_categorical("lookahead", [False, True])
         value, ran = task.train(grid.config(family, lr, batch_size, lookahead), seed=trial.number)
         epochs += ran
@@ -164,14 +169,13 @@ def optuna_search(task: Task, sampler: optuna.samplers.BaseSampler) -> tuple[dic
 # --- autoopt ----------------------------------------------------------------------------------
 
 
-def autoopt_search(task: Task, overrides: dict[str, Any], seed: int, folder: str,
-                   default_space: bool = False) -> tuple[dict[str, Any], float, float]:  # fmt: skip
-    """autoopt's search with ``overrides`` (over the grid's batch sizes, or with ``default_space``
-    autoopt's own): its pick as a reference config, the epochs spent, and the wall time."""
+def autoopt_search(task: Task, overrides: dict[str, Any], seed: int, folder: str) -> tuple[dict[str, Any], float, float]:
+    """autoopt's search with ``overrides`` over the task's batch sizes: its pick as a reference
+    config, the epochs spent, and the wall time."""
     import autoopt  # here, so the Optuna methods run without it
 
     storage = f"sqlite:///{folder}/s.db"
-    space = {} if default_space else {"batch_size": list(task.grid["batch_sizes"])}
+    space = {"batch_size": list(task.batch_sizes)}
     try:
         spec = autoopt.build_spec(task.path, overrides={"storage": storage, "seed": seed, **overrides},
                                   space_table=space)  # fmt: skip
@@ -210,8 +214,7 @@ def _patched_phases(method: str) -> Iterator[None]:
 def run_one(task: Task, method: str, seed: int) -> dict[str, Any]:
     if method in AUTOOPT_METHODS:
         with tempfile.TemporaryDirectory() as folder, _patched_phases(method):
-            pick, epochs, wall = autoopt_search(task, AUTOOPT_METHODS[method], seed, folder,
-                                                default_space=method in DEFAULT_SPACE_METHODS)
+            pick, epochs, wall = autoopt_search(task, AUTOOPT_METHODS[method], seed, folder)
     else:
         sampler = optuna.samplers.TPESampler(seed=seed) if method == "optuna-tpe" else optuna.samplers.RandomSampler(seed=seed)
         start = time.perf_counter()
@@ -325,6 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", default=",".join(available), help="comma-separated; default: every task with a grid")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
     parser.add_argument("--seeds", type=int, default=3, help="search seeds 0..S-1 (default 3)")
+    parser.add_argument("--sizes", choices=SIZES, default="default",
+                        help="batch sizes searched: autoopt's defaults (16-256, as users search) or the grid's two")
     parser.add_argument("--out", default="/tmp/regret.json", help="where to write the results as JSON")
     parser.add_argument("--merge", help="comma-separated result files of earlier runs: print them as one table and stop")
     args = parser.parse_args(argv)
@@ -336,10 +341,10 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [m for m in methods if m not in METHODS] + [t for t in args.tasks.split(",") if t and t not in available]
     if unknown:
         parser.error(f"unknown or grid-less: {', '.join(unknown)}; methods: {', '.join(METHODS)}; tasks: {', '.join(available)}")
-    report: dict[str, Any] = {"seeds": args.seeds, "methods": methods, "trials": TRIALS, "tasks": {}}
+    report: dict[str, Any] = {"seeds": args.seeds, "sizes": args.sizes, "methods": methods, "trials": TRIALS, "tasks": {}}
     unavailable: dict[str, str] = {}
     for name in [t for t in args.tasks.split(",") if t]:
-        task = Task(name)
+        task = Task(name, args.sizes)
         results: dict[str, dict[str, Any]] = {}
         report["tasks"][name] = {"target": task.target, "epochs": task.epochs, "resolution": task.resolution(),
                                  "methods": results}
