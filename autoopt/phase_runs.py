@@ -86,8 +86,8 @@ class SearchPhases(TrialLoop):
     def screens_missing(self) -> list[tuple[str, int]]:
         """Families without a screen trial that completed, failed for its own reasons, or is under way (an
         interrupted one is missing again), each with how many of
-        its screens overshot: diverged, or ended orders of magnitude worse than the others
-        (``phases.overshot``). Up to ``SCREEN_RETRIES`` of those; after that the family is done."""
+        its screens overshot: diverged, or blew up to orders of magnitude worse than the others
+        (``phases.overshot``; one that ends near its own best is slow, not unstable, and is done). Up to ``SCREEN_RETRIES`` of those; after that the family is done."""
         trials = self.study.get_trials(deepcopy=False)
         screens = [t for t in trials if phases.phase_of(t) == record.PHASE_SCREEN]
         finals = [t.value for t in screens if t.state == TrialState.COMPLETE]
@@ -95,7 +95,9 @@ class SearchPhases(TrialLoop):
         overshot: dict[str, int] = {}
         for t in screens:
             name = t.user_attrs.get(record.OPTIMIZER) or t.params.get("optimizer")
-            if t.state == TrialState.PRUNED or (t.state == TrialState.COMPLETE and phases.overshot(t.value, finals, self.maximize)):
+            curve = t.user_attrs.get(record.CURVE) or ()
+            if t.state == TrialState.PRUNED or (t.state == TrialState.COMPLETE
+                                                and phases.overshot(t.value, finals, self.maximize, curve)):
                 overshot[name] = overshot.get(name, 0) + 1
             elif t.state != TrialState.FAIL or stored_cause(t.user_attrs) is not Cause.INTERRUPTED:
                 # Failed for its own reasons (user error, timeout, out of memory; infrastructure

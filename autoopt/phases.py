@@ -50,7 +50,8 @@ RACE_KEEP = (2, 4)  # at least / at most this many families stay
 NOISE_FLOOR = 0.005  # relative: seed noise is never assumed below 0.5% of the best value
 SLOWEST_JUMP = 1 / 30  # an overfitting run's learning rate is cut by at most this factor in one step
 MIN_JUMP = math.sqrt(10)  # ... and by at least this one (half a decade)
-OVERSHOOT = 10.0  # a screen this many times its peers' median size worse than that median blew up
+OVERSHOOT = 10.0  # a screen this many times its peers' median size worse than that median ...
+BLOWN_UP = 0.5  # ... whose curve ends this share of its best's size above its best, blew up
 LEADERS = 2  # the best few confirmed configurations get more seeds again
 
 
@@ -215,13 +216,20 @@ def trusted_rungs(curves: Sequence[Sequence[float]], epochs: int, maximize: bool
     return measured, trusted
 
 
-def overshot(value: float, finals: Sequence[float], maximize: bool) -> bool:
-    """Whether a final value is off the scale of the others: further from their median than
-    ``OVERSHOOT`` times the median's size (a learning rate that blew the loss up without NaN)."""
+def overshot(value: float, finals: Sequence[float], maximize: bool, curve: Sequence[float] = ()) -> bool:
+    """Whether a final value is off the scale of the others, further from their median than
+    ``OVERSHOOT`` times the median's size, because its learning rate blew the loss up without
+    NaN: its ``curve`` (when given) ends far above its own best. A run that ends near its best
+    is slow or unsuited, not unstable, and a smaller rate would not rescue it."""
     if len(finals) < 3:
         return False
     middle = statistics.median(finals)
-    return score(value, maximize) - score(middle, maximize) > OVERSHOOT * max(abs(middle), 1e-12)
+    if score(value, maximize) - score(middle, maximize) <= OVERSHOOT * max(abs(middle), 1e-12):
+        return False
+    if not curve:
+        return True
+    best = min(curve, key=lambda v: score(v, maximize))
+    return score(curve[-1], maximize) - score(best, maximize) > BLOWN_UP * abs(best)
 
 
 def overfits(curve: Sequence[float], maximize: bool, tolerance: float) -> bool:

@@ -300,3 +300,11 @@ def test_a_screen_that_blew_up_without_nan_counts_as_overshot():
     assert phases.overshot(639128.0, [5e-4, 1e-3, 2e-3, 639128.0], False)
     assert not phases.overshot(3e-3, [5e-4, 1e-3, 2e-3, 3e-3], False)
     assert not phases.overshot(1e6, [1.0, 1e6], False)  # too few peers to tell
+
+
+def test_a_screen_far_behind_but_still_near_its_own_best_is_slow_not_overshot():
+    # Lion on sgd_wins: 30x its peers' median, yet improving to the end: a decade lower only
+    # trains slower still (it was screened twice more for nothing).
+    finals = [1e-3, 2.5e-3, 1.5e-3, 0.0745]
+    assert not phases.overshot(0.0745, finals, False, curve=(2.0, 0.5, 0.1, 0.074, 0.0745))
+    assert phases.overshot(1248.0, finals, False, curve=(0.9, 1e5, 3e4, 1248.0))  # blew up after epoch 1
