@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 
 from autoopt.errors import UserError
+from autoopt.param_names import split_param_name
 from autoopt.storage_url import (
     STORAGE_ENV,
     STORAGE_HELP,
@@ -62,13 +63,14 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot or not name:
+        names = split_param_name(key)
+        if not sep or names is None:
             raise UserError(f"--set {item!r}: write OPTIMIZER.PARAM=LOW:HIGH or OPTIMIZER.PARAM=VALUE, e.g. adam.lr=1e-4:1e-2.")
         try:
             value: Any = [float(v) if "." in v or "e" in v.lower() else int(v) for v in raw.split(":")]
         except ValueError:
             raise UserError(f"--set {item!r}: {raw!r} is not a number or a LOW:HIGH range.") from None
+        section, name = names
         table.setdefault(section.strip(), {})[name.strip()] = value if len(value) == 2 else value[0]
     return table
 
