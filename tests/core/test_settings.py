@@ -62,6 +62,15 @@ def test_every_setting_has_a_sample_here():
     assert list(SAMPLES) == [s.name for s in SETTINGS]
 
 
+def test_every_setting_is_an_option_of_search_with_its_help_and_default():
+    command = typer.main.get_command(cli.app).commands["search"]  # type: ignore[attr-defined]
+    options = {param.name: param for param in command.params}
+    for setting in SETTINGS:
+        option = options[setting.name]
+        assert setting.flag in option.opts and option.help == setting.help, setting.name
+        assert option.show_default == (setting.help_default or False), setting.name
+
+
 @pytest.mark.parametrize("name", list(SAMPLES))
 def test_a_setting_reaches_the_spec_from_its_flag(name):
     spec = build_spec(model_path("blobs"), overrides=parsed_flags(*flag_args(name)))
