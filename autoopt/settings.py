@@ -203,6 +203,9 @@ def check_study_table(table: dict[str, Any], *, where: str) -> None:
 
 def from_flags(values: dict[str, Any]) -> dict[str, Any]:
     """The search command's setting options as ``overrides``: only those given, each as its setting's value."""
-    given = {name: value for name, value in values.items() if value is not None}
-    return {name: BY_NAME[name].from_flag(value) if BY_NAME[name].from_flag else value  # type: ignore[misc]
-            for name, value in given.items()}  # fmt: skip
+    overrides = {}
+    for name, value in values.items():
+        if value is not None:
+            convert = BY_NAME[name].from_flag
+            overrides[name] = convert(value) if convert else value
+    return overrides
