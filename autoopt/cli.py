@@ -7,17 +7,20 @@ inside the commands that use them, so ``--help`` and every mistake that needs no
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
+from autoopt import settings as search_settings
 from autoopt.errors import UserError
+from autoopt.param_names import split_param_name
 from autoopt.storage_url import (
     STORAGE_ENV,
-    STORAGE_HELP,
     default_storage,
     normalize_url,
     require_existing_sqlite,
@@ -37,10 +40,8 @@ app = typer.Typer(
 out = console_for(sys.stdout)
 err = console_for(sys.stderr)
 
-StorageOpt = Annotated[
-    str | None,
-    typer.Option("--storage", help=f"SQLAlchemy URL of the trial database (or set ${STORAGE_ENV})", show_default=STORAGE_HELP),
-]
+_STORAGE = search_settings.BY_NAME["storage"]
+StorageOpt = Annotated[str | None, typer.Option(_STORAGE.flag, help=_STORAGE.help, show_default=_STORAGE.help_default)]
 StudyArg = Annotated[str, typer.Argument(help="Study name", metavar="STUDY")]
 
 
@@ -62,50 +63,59 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot or not name:
+        names = split_param_name(key)
+        if not sep or names is None:
             raise UserError(f"--set {item!r}: write OPTIMIZER.PARAM=LOW:HIGH or OPTIMIZER.PARAM=VALUE, e.g. adam.lr=1e-4:1e-2.")
         try:
             value: Any = [float(v) if "." in v or "e" in v.lower() else int(v) for v in raw.split(":")]
         except ValueError:
             raise UserError(f"--set {item!r}: {raw!r} is not a number or a LOW:HIGH range.") from None
+        section, name = names
         table.setdefault(section.strip(), {})[name.strip()] = value if len(value) == 2 else value[0]
     return table
 
 
+def _setting_option(setting: search_settings.Setting) -> inspect.Parameter:
+    """The ``autoopt search`` option of one search setting; ``None`` (not given) leaves the study file's value."""
+    decls = [f"{setting.flag}/--no-{setting.flag[2:]}"] if setting.kind is bool else [setting.flag]
+    value_type = {(int, str): str}.get(setting.kind, setting.kind)  # --fuse's text is read by from_flag
+    option = typer.Option(*decls, help=setting.help, show_default=setting.help_default or False)
+    return inspect.Parameter(setting.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[value_type | None, option])  # fmt: skip
+
+
+def with_setting_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` one option per search setting (``autoopt.settings.SETTINGS``), after its own
+    parameters; Typer reads the options from ``__signature__`` and passes them in ``**settings``.
+
+    Generated rather than written out so that a setting's flag, type, default and help are
+    declared once, with its study-file key and its check.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    options = [_setting_option(s) for s in search_settings.SETTINGS]
+    command.__signature__ = signature.replace(parameters=[*own, *options])  # type: ignore[attr-defined]
+    return command
+
+
+SPACE_PANEL = "Search space (\\[space] in a study file)"
+
+
 @app.command(cls=Command)
+@with_setting_options
 def search(
     model_file: Annotated[Path, typer.Argument(help="Your model.py (or a study .toml whose \\[study] model names it)", metavar="MODEL_FILE", show_default=False)],
-    study: Annotated[str | None, typer.Option(help="Study name", show_default="the model file's stem")] = None,
-    storage: StorageOpt = None,
-    budget: Annotated[int | None, typer.Option(help="Full trainings (E epochs each) the study may spend: range test, screen, search and confirmations together; resumed runs included", show_default="30")] = None,
-    trials: Annotated[int | None, typer.Option(help="At most this many screen and search trials, resumed runs included", show_default="no limit but --budget")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs per trial", show_default="the model file's `epochs`, else 10")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Time budget of the whole search, in seconds")] = None,
-    trial_timeout: Annotated[float | None, typer.Option(help="Time limit of one trial, in seconds")] = None,
-    retries: Annotated[int | None, typer.Option(help="Re-run a trial lost to a crash (worker died, no heartbeat) this many times, same params", show_default="1")] = None,
-    epoch_budget: Annotated[int | None, typer.Option(help="Stop starting search trials once this many epochs were trained (this run)")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed: the same seed gives the same trials and values on CPU")] = None,
-    jobs: Annotated[int | None, typer.Option(help="Trials run in parallel processes on this machine", show_default="1")] = None,
-    fuse: Annotated[str | None, typer.Option(help="Train K trials of one optimizer family at once as one vmapped model: K or auto", show_default="1")] = None,
-    optimizers: Annotated[str | None, typer.Option(help="Comma-separated optimizers, e.g. adam,adamw,sgd,lion", show_default="every registered one")] = None,
-    config: Annotated[Path | None, typer.Option(help="Study file (TOML) that narrows the search space")] = None,
-    lookahead: Annotated[str | None, typer.Option(help="Lookahead wrapper: search, on or off")] = None,
-    batch_sizes: Annotated[str | None, typer.Option(help="Comma-separated batch sizes, e.g. 32,64,128")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Narrow or fix a hyperparameter: adam.lr=1e-4:1e-2, lion.beta1=0.9")] = None,
-    sampler: Annotated[str | None, typer.Option(help="tpe or random", show_default="tpe")] = None,
-    pruner: Annotated[str | None, typer.Option(help="auto (prune only at epochs whose rankings held until the end), asha, hyperband or none", show_default="auto")] = None,
-    confirm_top: Annotated[int | None, typer.Option(help="Re-train this many best configurations on fresh seeds", show_default="5")] = None,
-    confirm_seeds: Annotated[int | None, typer.Option(help="Seeds each re-trained configuration reaches; the leaders get twice as many", show_default="2")] = None,
-    warm_start: Annotated[bool | None, typer.Option("--warm-start/--no-warm-start", help="Screen every optimizer at its defaults, all epochs, first", show_default="on")] = None,
-    race: Annotated[bool | None, typer.Option("--race/--no-race", help="Search only the optimizers whose screen came within noise of the best", show_default="on")] = None,
-    calibrate: Annotated[bool | None, typer.Option("--calibrate/--no-calibrate", help="Scale the warm starts' learning rates by a short range test first", show_default="on")] = None,
-    backend: Annotated[str | None, typer.Option(help="local or ray", show_default="local")] = None,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address: auto, ray://HEAD:10001", show_default="start a local Ray")] = None,
-    cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs each Ray trial reserves", show_default="1")] = None,
-    gpus_per_trial: Annotated[float | None, typer.Option(help="GPUs each Ray trial reserves; fractions share a GPU", show_default="0")] = None,
+    config: Annotated[Path | None, typer.Option(help="Study file (TOML): settings in \\[study], the search space in \\[space]")] = None,
+    optimizers: Annotated[str | None, typer.Option(help="Comma-separated optimizers, e.g. adam,adamw,sgd,lion", show_default="every registered one", rich_help_panel=SPACE_PANEL)] = None,
+    lookahead: Annotated[str | None, typer.Option(help="Lookahead wrapper: search, on or off", rich_help_panel=SPACE_PANEL)] = None,
+    batch_sizes: Annotated[str | None, typer.Option(help="Comma-separated batch sizes, e.g. 32,64,128", rich_help_panel=SPACE_PANEL)] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Narrow or fix a hyperparameter: adam.lr=1e-4:1e-2, lion.beta1=0.9", rich_help_panel=SPACE_PANEL)] = None,
+    **settings: Any,
 ) -> None:
     """Search optimizers and their settings for MODEL_FILE; trials go to --storage, resumable.
+
+    Every option under Options but --config is also a key of a study file's \\[study] table,
+    with underscores for dashes (trial_timeout = 60); --study is written name there. Flags win.
 
     Examples:
 
@@ -115,12 +125,6 @@ def search(
 
       autoopt search studies/digits.toml --storage postgresql://user@host/db
     """
-    flags = {"study": study, "storage": storage, "budget": budget, "trials": trials, "epochs": epochs, "timeout": timeout,
-             "trial_timeout": trial_timeout, "retries": retries, "epoch_budget": epoch_budget, "seed": seed, "jobs": jobs, "sampler": sampler, "pruner": pruner,
-             "confirm_top": confirm_top, "confirm_seeds": confirm_seeds, "warm_start": warm_start,
-             "race": race, "calibrate": calibrate,
-             "backend": backend, "address": address, "cpus_per_trial": cpus_per_trial,
-             "gpus_per_trial": gpus_per_trial, "fuse": int(fuse) if fuse and fuse.isdigit() else fuse}  # fmt: skip
     if model_file.suffix == ".toml":
         if not model_file.is_file():
             raise UserError(f"{model_file}: no such study file; pass an existing study .toml or your model.py.")
@@ -140,8 +144,7 @@ def search(
             table["batch_size"] = [int(size) for size in batch_sizes.split(",")]
         except ValueError:
             raise UserError(f"--batch-sizes {batch_sizes!r}: a comma-separated list of integers, e.g. 32,64,128.") from None
-    spec = build_spec(model_file, config=config, overrides={k: v for k, v in flags.items() if v is not None},
-                      space_table=table)  # fmt: skip
+    spec = build_spec(model_file, config=config, overrides=search_settings.from_flags(settings), space_table=table)
     try:
         result = run_search(spec, progress=RichProgress(err))
     except KeyboardInterrupt:

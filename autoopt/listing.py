@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from autoopt import record
+from autoopt.param_names import LOOKAHEAD, VARIANT, hyperparameters_of
 from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
 from autoopt.space import TrialConfig
 from autoopt.tally import StudySummary, summarize_study
@@ -30,10 +31,10 @@ def queued_config(t: FrozenTrial) -> dict[str, Any]:
     """
     fixed = t.system_attrs.get("fixed_params") or {}
     optimizer = fixed.get("optimizer")
-    prefix = f"{optimizer}."
-    kwargs = {key[len(prefix):]: value for key, value in fixed.items()
-              if optimizer and key.startswith(prefix) and key != f"{optimizer}.variant"}  # fmt: skip
-    lookahead = {"k": fixed["lookahead.k"], "alpha": fixed["lookahead.alpha"]} if "lookahead.k" in fixed else None
+    found = hyperparameters_of(fixed, optimizer) if optimizer else {}
+    kwargs = {hp: value for hp, value in found.items() if hp != VARIANT}
+    wrapper = hyperparameters_of(fixed, LOOKAHEAD)
+    lookahead = {"k": wrapper["k"], "alpha": wrapper["alpha"]} if "k" in wrapper else None
     return {record.OPTIMIZER: optimizer, record.OPTIMIZER_KWARGS: kwargs, record.LOOKAHEAD: lookahead,
             record.BATCH_SIZE: fixed.get("batch_size"), **t.user_attrs}  # fmt: skip
 

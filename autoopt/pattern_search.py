@@ -16,6 +16,7 @@ from typing import Any
 
 from autoopt import phases, record  # phases.overfit_factor by attribute: benchmarks/regret.py ablates it
 from autoopt.optimizers import Range
+from autoopt.param_names import LOOKAHEAD, VARIANT, param_name
 from autoopt.phases import Run, score
 from autoopt.space import SearchSpace
 
@@ -30,14 +31,14 @@ def _lookahead_on(params: dict[str, Any]) -> bool:
 
 def _same_point(a: dict[str, Any], b: dict[str, Any], family: str) -> bool:
     """Same batch size, Lookahead and SGD variant, and learning rates within ``SAME_LR``."""
-    if any(a.get(k) != b.get(k) for k in ("batch_size", f"{family}.variant")) or _lookahead_on(a) != _lookahead_on(b):
+    if any(a.get(k) != b.get(k) for k in ("batch_size", param_name(family, VARIANT))) or _lookahead_on(a) != _lookahead_on(b):
         return False
-    lr_a, lr_b = a.get(f"{family}.lr"), b.get(f"{family}.lr")
+    lr_a, lr_b = a.get(param_name(family, "lr")), b.get(param_name(family, "lr"))
     return lr_a is None or lr_b is None or max(lr_a, lr_b) / min(lr_a, lr_b) < SAME_LR
 
 
 def _clamped_lr(params: dict[str, Any], family: str, lr: float, bound: Range) -> dict[str, Any]:
-    return {**params, f"{family}.lr": min(max(lr, bound.low), bound.high)}
+    return {**params, param_name(family, "lr"): min(max(lr, bound.low), bound.high)}
 
 
 def still_improving(curve: Sequence[float], maximize: bool) -> bool:
@@ -56,7 +57,7 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up
     rate a quarter decade either way (``fine_up_first``: up first)."""
     out: list[dict[str, Any]] = []
     bound = space.bounds(family).get("lr")
-    lr = params.get(f"{family}.lr")
+    lr = params.get(param_name(family, "lr"))
     has_lr = isinstance(bound, Range) and lr is not None
     if has_lr and lr_jump is not None:
         out += [_clamped_lr(params, family, lr * lr_jump, bound), _clamped_lr(params, family, lr / LR_STEP, bound)]
@@ -79,16 +80,16 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up
         # suite's grids the best Lookahead runs sit a half-decade above the best plain ones).
         if _lookahead_on(params):
             off = {k: v for k, v in params.items() if not k.startswith("lookahead")} | {"lookahead": False}
-            alpha = float(params.get("lookahead.alpha", 0.5))
+            alpha = float(params.get(param_name(LOOKAHEAD, "alpha"), 0.5))
             out.append(_clamped_lr(off, family, lr * alpha, bound) if has_lr else off)
         else:
             k = min(max(5, space.lookahead_k.low), space.lookahead_k.high)
             alpha = min(max(0.5, space.lookahead_alpha.low), space.lookahead_alpha.high)
-            on = {**params, "lookahead": True, "lookahead.k": int(k), "lookahead.alpha": alpha}
+            on = {**params, "lookahead": True, param_name(LOOKAHEAD, "k"): int(k), param_name(LOOKAHEAD, "alpha"): alpha}
             out.append(_clamped_lr(on, family, lr / alpha, bound) if has_lr else on)
-    if params.get(f"{family}.variant") in ("momentum", "nesterov"):
-        other = "nesterov" if params[f"{family}.variant"] == "momentum" else "momentum"
-        out.append({**params, f"{family}.variant": other})
+    if params.get(param_name(family, VARIANT)) in ("momentum", "nesterov"):
+        other = "nesterov" if params[param_name(family, VARIANT)] == "momentum" else "momentum"
+        out.append({**params, param_name(family, VARIANT): other})
     if has_lr:
         fine = [_clamped_lr(params, family, lr / FINE_LR_STEP, bound), _clamped_lr(params, family, lr * FINE_LR_STEP, bound)]
         out += fine[::-1] if fine_up_first else fine
@@ -99,24 +100,24 @@ def _larger_rate_tried(params: dict[str, Any], tried: Sequence[dict[str, Any]], 
     """Whether a rate at least half a decade above ``params``' was tried at the same point and
     lost (a screen that diverged and was rerun a decade lower): the best rate often sits just
     below the largest stable one, so the gap between them is searched first."""
-    lr = params.get(f"{family}.lr")
+    lr = params.get(param_name(family, "lr"))
     if lr is None:
         return False
     for other in tried:
-        rate = other.get(f"{family}.lr")
-        if rate is not None and rate >= lr * LR_STEP / SAME_LR and _same_point({**other, f"{family}.lr": lr}, params, family):
+        rate = other.get(param_name(family, "lr"))
+        if rate is not None and rate >= lr * LR_STEP / SAME_LR and _same_point({**other, param_name(family, "lr"): lr}, params, family):
             return True
     return False
 
 
 def _better_side_is_up(incumbent: Run, own: Sequence[Run], family: str, maximize: bool) -> bool:
     """Whether the incumbent's neighbour half a decade up did better than the one half a decade down."""
-    lr = incumbent.params.get(f"{family}.lr")
+    lr = incumbent.params.get(param_name(family, "lr"))
     if lr is None:
         return False
 
     def value_at(factor: float) -> float:
-        point = {**incumbent.params, f"{family}.lr": lr * factor}
+        point = {**incumbent.params, param_name(family, "lr"): lr * factor}
         values = [score(r.value, maximize) for r in own if _same_point(point, r.params, family)]
         return min(values, default=math.inf)
 

@@ -18,6 +18,7 @@ import optuna
 
 from autoopt.errors import UserError
 from autoopt.optimizers import Range, registry
+from autoopt.param_names import LOOKAHEAD, VARIANT, param_name
 
 BUILTIN_OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "nadam", "radam", "lion")
 LOOKAHEAD_MODES = ("search", "on", "off")
@@ -69,20 +70,20 @@ def suggest_config(trial: optuna.Trial, space: SearchSpace) -> TrialConfig:
     """Sample one configuration from ``space`` through ``trial``."""
     name = trial.suggest_categorical("optimizer", list(space.optimizers))
     info = registry.get(name)
-    values = {hp: _suggest(trial, f"{name}.{hp}", bound) for hp, bound in space.bounds(name).items()}
+    values = {hp: _suggest(trial, param_name(name, hp), bound) for hp, bound in space.bounds(name).items()}
     if "nesterov" in info.defaults and "momentum" not in space.overrides.get(name, {}):
-        variant = trial.suggest_categorical(f"{name}.variant", list(SGD_VARIANTS))
-        values["momentum"] = 0.0 if variant == "plain" else _suggest(trial, f"{name}.momentum", SGD_MOMENTUM)
+        variant = trial.suggest_categorical(param_name(name, VARIANT), list(SGD_VARIANTS))
+        values["momentum"] = 0.0 if variant == "plain" else _suggest(trial, param_name(name, "momentum"), SGD_MOMENTUM)
         values["nesterov"] = variant == "nesterov"
     kwargs = {**dict(info.defaults), **info.constructor_kwargs(values)}
     use_lookahead = space.lookahead == "on" or (
-        space.lookahead == "search" and trial.suggest_categorical("lookahead", [False, True])
+        space.lookahead == "search" and trial.suggest_categorical(LOOKAHEAD, [False, True])
     )
     lookahead = None
     if use_lookahead:
         lookahead = {
-            "k": _suggest(trial, "lookahead.k", space.lookahead_k),
-            "alpha": _suggest(trial, "lookahead.alpha", space.lookahead_alpha),
+            "k": _suggest(trial, param_name(LOOKAHEAD, "k"), space.lookahead_k),
+            "alpha": _suggest(trial, param_name(LOOKAHEAD, "alpha"), space.lookahead_alpha),
         }
     batch_size = trial.suggest_categorical("batch_size", list(space.batch_sizes))
     return TrialConfig(name, _jsonable(kwargs), lookahead, int(batch_size))
@@ -117,12 +118,12 @@ def default_params(space: SearchSpace, optimizer: str, lr_scale: float = 1.0) ->
         default = defaults.get(hp, bound.low)
         if hp == "lr":
             default *= lr_scale
-        params[f"{optimizer}.{hp}"] = min(max(default, bound.low), bound.high)
+        params[param_name(optimizer, hp)] = min(max(default, bound.low), bound.high)
     if "nesterov" in info.defaults and "momentum" not in space.overrides.get(optimizer, {}):
-        params[f"{optimizer}.variant"] = "momentum"
-        params[f"{optimizer}.momentum"] = info.defaults["momentum"]
+        params[param_name(optimizer, VARIANT)] = "momentum"
+        params[param_name(optimizer, "momentum")] = info.defaults["momentum"]
     if space.lookahead == "search":
-        params["lookahead"] = False
+        params[LOOKAHEAD] = False
     params["batch_size"] = warm_start_batch_size(space)
     return params
 

@@ -10,7 +10,7 @@ A study file is TOML::
     epochs = 15
     timeout = 600                # seconds for the whole search
     seed = 0
-    jobs = 1
+    jobs = 1                     # every other setting of autoopt.settings.SETTINGS too
 
     [space]
     optimizers = ["adam", "adamw", "sgd", "lion"]
@@ -27,13 +27,25 @@ A study file is TOML::
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autoopt.errors import UserError
-from autoopt.phases import DEFAULT_BUDGET
+from autoopt.settings import (
+    BACKENDS,
+    BY_KEY,
+    BY_NAME,
+    DEFAULT_BUDGET,
+    DEFAULT_EPOCHS,
+    PRUNERS,
+    SAMPLERS,
+    SETTINGS,
+    check_overrides,
+    check_study_table,
+)
 from autoopt.space import (
     SearchSpace,
     narrow_optimizer,
@@ -43,11 +55,6 @@ from autoopt.space import (
     with_optimizers,
 )
 from autoopt.storage_url import default_storage
-
-DEFAULT_EPOCHS = 10
-SAMPLERS = ("tpe", "random")
-BACKENDS = ("local", "ray")
-PRUNERS = ("auto", "asha", "hyperband", "none")
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,19 @@ class StudySpec:
     gpus_per_trial: float = 0.0  # fractional values let small trials share a GPU
 
 
-_STUDY_KEYS = {
-    "model": str, "name": str, "storage": str, "budget": int, "trials": int, "epochs": int, "timeout": (int, float),
-    "trial_timeout": (int, float), "retries": int, "epoch_budget": int, "seed": int, "jobs": int, "fuse": (int, str), "sampler": str, "pruner": str,
-    "warm_start": bool, "race": bool, "calibrate": bool, "confirm_top": int, "confirm_seeds": int, "backend": str, "address": str,
-    "cpus_per_trial": (int, float), "gpus_per_trial": (int, float),
-}  # fmt: skip
-_KINDS = {str: "a quoted string", int: "a whole number", bool: "true or false", (int, float): "a number",
-          (int, str): 'a whole number or "auto"'}  # fmt: skip
+def _fields_follow_the_settings() -> None:
+    """StudySpec's settings are SETTINGS': the same names and defaults (checked at import)."""
+    fields = {f.name: f for f in dataclasses.fields(StudySpec) if f.name not in ("model_file", "space")}
+    declared = [s.spec_field for s in SETTINGS]
+    if sorted(fields) != sorted(declared):
+        raise RuntimeError(f"StudySpec's fields {list(fields)} differ from autoopt.settings.SETTINGS {declared}")
+    for s in SETTINGS:
+        default = fields[s.spec_field].default
+        if default is not dataclasses.MISSING and default != s.default:
+            raise RuntimeError(f"StudySpec.{s.spec_field} defaults to {default!r}, SETTINGS to {s.default!r}")
+
+
+_fields_follow_the_settings()
 
 
 def read_study_file(path: Path) -> dict[str, Any]:
@@ -100,13 +112,7 @@ def read_study_file(path: Path) -> dict[str, Any]:
     unknown = set(data) - {"study", "space"}
     if unknown:
         raise UserError(f"{path}: unknown section(s) {sorted(unknown)}; a study file has [study] and [space].")
-    study = data.get("study", {})
-    for key, value in study.items():
-        expected = _STUDY_KEYS.get(key)
-        if expected is None:
-            raise UserError(f"{path}: [study].{key} is not a known setting; known: {', '.join(_STUDY_KEYS)}.")
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise UserError(f"{path}: [study].{key} has the wrong type ({value!r}); write {_KINDS[expected]}.")
+    check_study_table(data.get("study", {}), where=f"{path}: ")
     return data
 
 
@@ -141,33 +147,11 @@ def space_from_table(table: dict[str, Any], *, where: str | None, space: SearchS
 
 
 def check_spec(spec: StudySpec) -> StudySpec:
-    """Reject impossible settings, naming the flag."""
-    checks = [
-        (spec.trials is None or spec.trials >= 1, f"--trials must be >= 1, but got {spec.trials}."),
-        (spec.budget >= 1, f"--budget must be >= 1 full training, but got {spec.budget}."),
-        (spec.epochs is None or spec.epochs >= 1, f"--epochs must be >= 1, but got {spec.epochs}."),
-        (spec.jobs >= 1, f"--jobs must be >= 1, but got {spec.jobs}."),
-        (spec.fuse == "auto" or (type(spec.fuse) is int and spec.fuse >= 1),
-         f"--fuse must be a whole number >= 1 or auto, but got {spec.fuse!r}."),
-        (spec.epoch_budget is None or spec.epoch_budget >= 1, f"--epoch-budget must be >= 1, but got {spec.epoch_budget}."),
-        (spec.timeout is None or spec.timeout > 0, f"--timeout must be > 0 seconds, but got {spec.timeout}."),
-        (spec.trial_timeout is None or spec.trial_timeout > 0,
-         f"--trial-timeout must be > 0 seconds, but got {spec.trial_timeout}."),
-        (spec.retries >= 0, f"--retries must be >= 0, but got {spec.retries}."),
-        (spec.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}, but got {spec.sampler!r}."),
-        (spec.pruner in PRUNERS, f"--pruner must be one of {', '.join(PRUNERS)}, but got {spec.pruner!r}."),
-        (spec.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}, but got {spec.backend!r}."),
-        (spec.cpus_per_trial > 0 and spec.gpus_per_trial >= 0,
-         "--cpus-per-trial must be > 0 and --gpus-per-trial >= 0."),
-        (spec.confirm_top >= 0 and spec.confirm_seeds >= 0, "--confirm-top and --confirm-seeds must be >= 0."),
-        (bool(spec.study_name.strip()) and len(spec.study_name) <= 512,
-         "--study must be a non-empty name of at most 512 characters."),
-        (spec.study_name.isprintable(),
-         f"--study {spec.study_name!r} holds control or separator characters; use printable characters."),
-    ]  # fmt: skip
-    for ok, message in checks:
-        if not ok:
-            raise UserError(message)
+    """Reject impossible settings, naming the flag (``autoopt.settings.SETTINGS`` holds each rule)."""
+    for setting in SETTINGS:
+        problem = setting.problem(getattr(spec, setting.spec_field))
+        if problem is not None:
+            raise UserError(problem)
     return spec
 
 
@@ -191,13 +175,14 @@ def build_spec(
         if "model" not in study:
             raise UserError(f"{config}: [study].model must name the model file, e.g. model = \"model.py\".")
         target = (config.parent / study["model"]).resolve()
-    settings = {k: v for k, v in study.items() if k not in ("model", "name", "storage")}
-    settings.update(overrides or {})
-    name = settings.pop("study", None)
-    name = study.get("name", target.stem) if name is None else name  # an empty --study is refused, not replaced
-    storage = settings.pop("storage", None) or study.get("storage") or default_storage()
+    from_file = {BY_KEY[k].name: v for k, v in study.items() if k in BY_KEY}
+    given = check_overrides(overrides or {})
+    settings = {**from_file, **given}
+    name = given.get("study")
+    settings["study"] = from_file.get("study", target.stem) if name is None else name  # an empty --study is refused
+    settings["storage"] = given.get("storage") or from_file.get("storage") or default_storage()
     space = space_from_table(data.get("space", {}), where=f"{config}: [space]") if data else SearchSpace()
     if space_table:
         space = space_from_table(space_table, where=None, space=space)
-    spec = StudySpec(model_file=target, study_name=name, storage=storage, space=space)
-    return check_spec(replace(spec, **settings))
+    fields = {BY_NAME[name].spec_field: value for name, value in settings.items()}
+    return check_spec(StudySpec(model_file=target, space=space, **fields))

@@ -11,6 +11,7 @@ from core_support import model_path
 from autoopt import build_spec
 from autoopt.errors import UserError
 from autoopt.optimizers import Range
+from autoopt.param_names import LOOKAHEAD, VARIANT, hyperparameters_of, param_name, split_param_name
 from autoopt.space import SearchSpace, TrialConfig, suggest_config
 
 
@@ -162,3 +163,11 @@ def test_the_screen_starts_at_the_batch_size_nearest_32(sizes, screened):
     space = SearchSpace(batch_sizes=sizes)
     assert warm_start_batch_size(space) == screened
     assert default_params(space, "adam")["batch_size"] == screened
+
+
+def test_optuna_parameter_names_keep_the_spelling_stored_studies_hold():
+    assert [param_name("adam", "lr"), param_name("sgd", VARIANT), param_name(LOOKAHEAD, "k")] == [
+        "adam.lr", "sgd.variant", "lookahead.k"]  # fmt: skip
+    assert split_param_name("adam.lr") == ("adam", "lr") and split_param_name("adam") is None
+    params = {"optimizer": "adam", "adam.lr": 0.01, "adamw.lr": 0.1, "lookahead": True, "lookahead.k": 5}
+    assert (hyperparameters_of(params, "adam"), hyperparameters_of(params, LOOKAHEAD)) == ({"lr": 0.01}, {"k": 5})
