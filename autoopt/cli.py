@@ -114,8 +114,7 @@ def search(
 ) -> None:
     """Search optimizers and their settings for MODEL_FILE; trials go to --storage, resumable.
 
-    Every option under Options but --config is also a key of a study file's \\[study] table,
-    with underscores for dashes (trial_timeout = 60); --study is written name there. Flags win.
+    Every option but --config is a study file's \\[study] key too (trial_timeout; --study: name).
 
     Examples:
 
