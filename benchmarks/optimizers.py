@@ -260,12 +260,14 @@ def report_shape(shape_name: str, repeats: int, steps: int, device: torch.device
     # The sync reads and writes the fast and the slow weights: 16 B a parameter, at the rate of in-place kernels.
     floor = [16 * numel / rate for rate in bandwidth["in-place add"]]
     sync = samples["Lookahead sync (ours, default)"]
+    to_floor = _ratios(sync, floor)
     added = _ratios([s / K for s in sync], adam)
-    print(f"(the sync adds {added[0]:.1%} to fused Adam's step at k={K}; the 16 B floor over a 28 B Adam is {16 / 28 / K:.1%})")
+    print(f"(the sync adds {added[0]:.1%} to fused Adam's step at k={K}; "
+          f"the 16 B floor over a 28 B Adam is {16 / 28 / K:.1%})")  # fmt: skip
     return [
         _verdict("Lion default / fused Adam", to_adam, target="<= 0.8", met=to_adam[0] <= 0.8),
         _verdict("lion-pytorch / Lion default (speed-up)", speedup, target=">= 1.5", met=speedup[0] >= 1.5),
-        _verdict("Lookahead sync / its 16 B floor", _ratios(sync, floor), target="<= 1.2", met=_ratios(sync, floor)[0] <= 1.2),
+        _verdict("Lookahead sync / its 16 B floor", to_floor, target="<= 1.2", met=to_floor[0] <= 1.2),
     ]
 
 

@@ -34,9 +34,12 @@ class Lion(Optimizer):
 
     ``flat=True`` keeps each group's parameters and momenta in one buffer each, the
     parameters becoming views into it (``p.data`` is re-pointed at the first step): a step
-    is then a few ops over whole buffers instead of five per tensor, 3-4x faster on a model
-    of many small tensors. A group that is not one dense real dtype on one device steps
-    per tensor; the results are the same either way.
+    is then a few ops over whole buffers instead of five per tensor, 3-4x faster than the
+    foreach path on a model of many small tensors. Where the native kernel runs (below),
+    the default path needs no layout and is as fast there, and faster on larger tensors,
+    whose gradients ``flat`` must gather (1 thread: 400 x 50x50, 1.6 ms against 1.3 ms;
+    48 x 256x256, 3.4 ms against 5.7 ms). A group that is not one dense real dtype on one
+    device steps per tensor; the results are the same either way.
 
     ``fused`` (as in torch's optimizers): None, the default, steps a group with the native
     single-pass kernel where it can (every tensor float32, dense and on the CPU, and the
@@ -157,9 +160,15 @@ class Lion(Optimizer):
         return True
 
 
-def _fused_lion(fused: bool | None, params: list[torch.Tensor], *tensors: list[torch.Tensor], **hyperparameters) -> bool:
+def _fused_lion(
+    fused: bool | None,
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    **hyperparameters: float | bool,
+) -> bool:
     """Step with the native kernel unless ``fused`` is False; False where it did not (then nothing changed)."""
-    if fused is not False and native.lion_(params, *tensors, **hyperparameters):
+    if fused is not False and native.lion_(params, grads, exp_avgs, **hyperparameters):
         return True
     if fused:
         raise RuntimeError(
