@@ -261,6 +261,9 @@ def report_shape(shape_name: str, repeats: int, steps: int, device: torch.device
     floor = [16 * numel / rate for rate in bandwidth["in-place add"]]
     sync = samples["Lookahead sync (ours, default)"]
     to_floor = _ratios(sync, floor)
+    fallback = _ratios(samples["Lion (ours, foreach: the fallback)"], adam)
+    sync_fallback = _ratios(samples["Lookahead sync (foreach: the fallback)"], floor)
+    print(f"(the fallbacks: foreach Lion / fused Adam {fallback[0]:.2f}, foreach sync / floor {sync_fallback[0]:.2f})")
     added = _ratios([s / K for s in sync], adam)
     print(f"(the sync adds {added[0]:.1%} to fused Adam's step at k={K}; "
           f"the 16 B floor over a 28 B Adam is {16 / 28 / K:.1%})")  # fmt: skip
