@@ -40,6 +40,7 @@ SOURCE = r"""
 #include <ATen/core/Tensor.h>
 #include <torch/library.h>
 
+#include <cmath>
 #include <cstdint>
 #include <typeinfo>
 
@@ -55,7 +56,7 @@ constexpr int64_t GRAIN = 1 << 16;  // elements per thread's task: large tensors
 
 // torch.lerp's formula: the one from the nearer end, so that weights near 1 stay exact.
 inline float lerp(float self, float end, float weight) {
-  return weight < 0.5f ? self + weight * (end - self) : end - (end - self) * (1.0f - weight);
+  return std::abs(weight) < 0.5f ? self + weight * (end - self) : end - (end - self) * (1.0f - weight);
 }
 
 AUTOOPT_CLONES void lion_kernel(float* __restrict p, const float* __restrict g, float* __restrict m, int64_t n,

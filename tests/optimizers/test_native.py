@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -113,6 +117,14 @@ def test_without_a_compiler_every_default_path_falls_back_to_the_same_results(no
         _assert_matches_reference(_run(params, grads, **options), _reference(params, grads))
     with pytest.raises(RuntimeError, match=r"Lion\(fused=True\).*kernel built: False"):
         _run(params, grads, fused=True)
+
+
+def test_a_fresh_process_loads_the_built_kernel_without_compiling(kernel):
+    # As each trial's subprocess does: with no compiler to be found, the cached build still loads.
+    code = "from autoopt.optimizers import native; print(native.load() is not None)"
+    env = {**os.environ, "CXX": "/nonexistent/c++", "PATH": os.path.dirname(sys.executable)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
 
 
 def test_the_environment_switch_turns_the_kernel_off(monkeypatch):
