@@ -14,7 +14,8 @@ load). It includes only ATen's core headers, not ``torch/extension.h``, which to
 times as long to compile. Where it cannot be built (no compiler, no ninja) or loaded,
 ``load()`` gives None, once per process, and the callers step as they did before; a
 failed build leaves a ``FAILED`` file beside it, so that every later process does not
-pay for the failure again (delete it to retry).
+pay for the failure again (delete it to retry); a build killed midway is redone by the next
+process (``_build``).
 
 Each op checks every tensor (CPU, float32, dense, contiguous, matching sizes) before it
 writes anything, and returns False, having done nothing, when one does not qualify: the
@@ -34,6 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+try:
+    import fcntl
+except ImportError:  # Windows: builds are not serialized there
+    fcntl = None  # type: ignore[assignment]
 
 SOURCE = r"""
 #include <ATen/Parallel.h>
@@ -164,12 +170,11 @@ def load() -> Any:
 
 def _load() -> Any:
     folder = build_directory()
-    library = folder / f"{_NAME}.so"
     try:
-        if not library.exists() and not (folder / "FAILED").exists():
+        if not (folder / "BUILT").exists() and not (folder / "FAILED").exists():
             _build(folder)
-        if library.exists():
-            torch.ops.load_library(str(library))
+        if (folder / "BUILT").exists():
+            torch.ops.load_library(str(folder / f"{_NAME}.so"))
             return torch.ops.autoopt
     except Exception:  # noqa: BLE001 - a library that does not load is a library we step without
         pass
@@ -177,19 +182,33 @@ def _load() -> Any:
 
 
 def _build(folder: Path) -> None:
+    """Build the library in ``folder``, one process at a time; ``BUILT`` marks a finished build.
+
+    Trial processes get killed (timeouts, pruning, Ctrl-C), maybe mid-build. torch's own lock
+    is a file that a killed build leaves behind, and every later build would wait on it
+    forever; so processes take turns on an OS lock, which dies with its holder, and the one
+    holding it clears what a killed build may have left (torch's lock, a half-linked library).
+    """
     from torch.utils import cpp_extension  # imports setuptools: only when there is something to build
 
     folder.mkdir(parents=True, exist_ok=True)
-    source = folder / f"{_NAME}.cpp"
-    if not source.exists():
+    with open(folder / "build.lock", "a") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # waits while another process builds
+        if (folder / "BUILT").exists() or (folder / "FAILED").exists():
+            return  # built (or failed) while this process waited
+        for leftover in ("lock", f"{_NAME}.so", f"{_NAME}.o"):
+            (folder / leftover).unlink(missing_ok=True)
+        source = folder / f"{_NAME}.cpp"
         source.write_text(SOURCE)
-    try:
-        cpp_extension.load(
-            _NAME, [str(source)], extra_cflags=["-O3"], build_directory=str(folder), is_python_module=False
-        )
-    except Exception as error:
-        (folder / "FAILED").write_text(f"{type(error).__name__}: {error}\n")
-        raise
+        try:
+            cpp_extension.load(
+                _NAME, [str(source)], extra_cflags=["-O3"], build_directory=str(folder), is_python_module=False
+            )
+        except Exception as error:
+            (folder / "FAILED").write_text(f"{type(error).__name__}: {error}\n")
+            raise
+        (folder / "BUILT").touch()
 
 
 def lion_(params, grads, exp_avgs, *, lr, beta1, beta2, weight_decay, maximize) -> bool:  # noqa: ANN001

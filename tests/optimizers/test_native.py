@@ -127,6 +127,18 @@ def test_a_fresh_process_loads_the_built_kernel_without_compiling(kernel):
     assert out.stdout.strip() == "True"
 
 
+def test_a_build_killed_midway_is_redone_not_waited_on(kernel, monkeypatch, tmp_path):
+    # What a trial process killed mid-build leaves: torch's lock file and a half-written library.
+    monkeypatch.setenv("AUTOOPT_KERNEL_DIR", str(tmp_path))
+    folder = native.build_directory()
+    folder.mkdir(parents=True)
+    (folder / "lock").touch()
+    (folder / f"{native._NAME}.so").write_bytes(b"half a library")
+    code = "from autoopt.optimizers import native; print(native.load() is not None)"  # a fresh process: one namespace
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
+    assert out.stdout.strip() == "True" and (folder / "BUILT").exists()
+
+
 def test_the_environment_switch_turns_the_kernel_off(monkeypatch):
     monkeypatch.setenv("AUTOOPT_NATIVE", "0")
     monkeypatch.setattr(native, "_ops", native._UNLOADED)
