@@ -211,7 +211,17 @@ def _build(folder: Path) -> None:
         (folder / "BUILT").touch()
 
 
-def lion_(params, grads, exp_avgs, *, lr, beta1, beta2, weight_decay, maximize) -> bool:  # noqa: ANN001
+def lion_(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    weight_decay: float,
+    maximize: bool,
+) -> bool:
     """Lion's step over aligned tensor lists in one pass; False (nothing done) where the kernel cannot take them."""
     ops = load()
     return ops is not None and ops.lion_(params, grads, exp_avgs, lr, beta1, beta2, weight_decay, maximize)
