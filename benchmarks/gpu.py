@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from autoopt.optimizers import native
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmarks, run as scripts
 import fused as fused_benchmark  # noqa: E402
 import optimizers as optimizer_benchmark  # noqa: E402
@@ -41,6 +43,7 @@ def main() -> None:
         shapes, repeats = list(optimizer_benchmark.SHAPES), 7
     else:
         sys.exit("no CUDA device here; run with --cpu-smoke to check the script on the CPU")
+    native.load(wait=True)  # the CPU kernel (a GPU's steps do not use it), built now if it is not yet
     start = time.perf_counter()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"torch {torch.__version__} on {device.type} ({name})")

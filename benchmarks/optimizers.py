@@ -283,7 +283,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]  # other work on the machine shows in every figure: say how much there was
     print(f"torch {torch.__version__}, {args.threads} threads, {args.repeats} repeats, {os.cpu_count()} CPUs, load {load:.1f}")
-    print(f"native kernel: {'built' if native.load() is not None else 'not available: Lion and the sync fall back'}")
+    built = native.load(wait=True) is not None  # built now if it is not yet, so that every step here can use it
+    print(f"native kernel: {'built' if built else 'not available: Lion and the sync fall back'}")
     if args.only != "shapes":
         for model_name in MODELS:
             report(model_name, args.repeats)

@@ -43,8 +43,9 @@ class Lion(Optimizer):
 
     ``fused`` (as in torch's optimizers): None, the default, steps a group with the native
     single-pass kernel where it can (every tensor float32, dense and on the CPU, and the
-    kernel built) and otherwise as ``foreach`` and ``flat`` say; True requires the kernel
-    and raises where it cannot run; False never uses it.
+    kernel built: the first process on a machine starts its build and steps without it)
+    and otherwise as ``foreach`` and ``flat`` say; True requires the kernel, builds it if
+    need be, and raises where it cannot run; False never uses it.
 
     >>> opt = Lion(model.parameters(), lr=1e-4, weight_decay=1.0)  # doctest: +SKIP
     """
@@ -168,6 +169,8 @@ def _fused_lion(
     **hyperparameters: float | bool,
 ) -> bool:
     """Step with the native kernel unless ``fused`` is False; False where it did not (then nothing changed)."""
+    if fused:
+        native.load(wait=True)  # required: build it now if it is not built
     if fused is not False and native.lion_(params, grads, exp_avgs, **hyperparameters):
         return True
     if fused:

@@ -9,8 +9,8 @@ not 2,000 (benchmarks/optimizers.py).
 The C++ source below is compiled with the machine's C++ compiler through
 ``torch.utils.cpp_extension`` into a cache folder named for the source's hash and torch's
 version (``$AUTOOPT_KERNEL_DIR``, else ``~/.cache/autoopt/kernels``), and later processes
-load the built library without compiling (about 8 s to build on 2 cores; about 10 ms to
-load). It includes only ATen's core headers, not ``torch/extension.h``, which took ten
+load the built library without compiling (7-10 s of CPU to build; milliseconds to load).
+The first process to want it builds it in the background and steps without it (``load``). It includes only ATen's core headers, not ``torch/extension.h``, which took ten
 times as long to compile. Where it cannot be built (no compiler, no ninja) or loaded,
 ``load()`` gives None, once per process, and the callers step as they did before; a
 failed build leaves a ``FAILED`` file beside it, so that every later process does not
@@ -31,6 +31,8 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +151,7 @@ TORCH_LIBRARY(autoopt, m) {
 """
 
 _NAME = "autoopt_native_" + hashlib.sha256(SOURCE.encode()).hexdigest()[:12]
-_UNLOADED = object()
+_UNLOADED, _BUILDING = object(), object()
 _ops: Any = _UNLOADED
 
 
@@ -160,18 +162,29 @@ def build_directory() -> Path:
     return root / tag / _NAME
 
 
-def load() -> Any:
-    """The ops (``torch.ops.autoopt``), built on first use; None where they cannot be had."""
+def load(*, wait: bool = False) -> Any:
+    """The ops (``torch.ops.autoopt``), or None where they cannot be had.
+
+    Where the library is not built yet, ``wait=False`` (as Lion and Lookahead call it) starts
+    the build in a detached process and gives None for the rest of this process, which steps
+    on its eager paths; processes started after the build load it. So the first trial on a
+    machine neither stalls for the build (which would count against ``--trial-timeout``) nor
+    switches paths midway. ``wait=True`` builds here and now (``Lion(fused=True)``, tests,
+    benchmarks).
+    """
     global _ops
-    if _ops is _UNLOADED:
-        _ops = _load() if os.environ.get("AUTOOPT_NATIVE", "1") != "0" else None
-    return _ops
+    if _ops is _UNLOADED or (wait and _ops is _BUILDING):
+        _ops = _load(wait=wait) if os.environ.get("AUTOOPT_NATIVE", "1") != "0" else None
+    return None if _ops is _BUILDING else _ops
 
 
-def _load() -> Any:
+def _load(*, wait: bool) -> Any:
     folder = build_directory()
     try:
         if not (folder / "BUILT").exists() and not (folder / "FAILED").exists():
+            if not wait:
+                _build_in_background(folder)
+                return _BUILDING
             _build(folder)
         if (folder / "BUILT").exists():
             torch.ops.load_library(str(folder / f"{_NAME}.so"))
@@ -179,6 +192,22 @@ def _load() -> Any:
     except Exception:  # noqa: BLE001 - a library that does not load is a library we step without
         pass
     return None
+
+
+def _build_in_background(folder: Path) -> None:
+    """Start ``_build`` in a process of its own, which outlives this one, unless a build is running."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "build.lock", "a") as lock:
+        if fcntl is not None:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # another process is building it
+    code = "from autoopt.optimizers import native; native._build(native.build_directory())"
+    devnull = subprocess.DEVNULL
+    subprocess.Popen(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-c", code], stdin=devnull, stdout=devnull, stderr=devnull, start_new_session=True
+    )
 
 
 def _build(folder: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ STEPS = 6
 
 @pytest.fixture(scope="module")
 def kernel() -> object:
-    ops = native.load()
+    ops = native.load(wait=True)
     if ops is None:  # no compiler here: the fallback tests below still run
         pytest.skip("the native kernel could not be built on this machine")
     return ops
@@ -110,7 +111,7 @@ def test_the_default_path_is_the_native_kernel_where_it_is_built(kernel, monkeyp
 
 
 def test_without_a_compiler_every_default_path_falls_back_to_the_same_results(no_compiler, tmp_path):
-    assert native.load() is None
+    assert native.load(wait=True) is None
     assert (next(tmp_path.rglob("FAILED"))).exists()  # later processes do not try the build again
     params, grads = _problem()
     for options in ({}, {"flat": True}):
@@ -134,9 +135,22 @@ def test_a_build_killed_midway_is_redone_not_waited_on(kernel, monkeypatch, tmp_
     folder.mkdir(parents=True)
     (folder / "lock").touch()
     (folder / f"{native._NAME}.so").write_bytes(b"half a library")
-    code = "from autoopt.optimizers import native; print(native.load() is not None)"  # a fresh process: one namespace
+    code = "from autoopt.optimizers import native; print(native.load(wait=True) is not None)"  # a fresh process
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
     assert out.stdout.strip() == "True" and (folder / "BUILT").exists()
+
+
+def test_the_first_process_builds_in_the_background_and_steps_without_waiting(no_compiler, tmp_path):
+    # The build fails fast here (no compiler); what is tested is who runs it and who waits for it.
+    start = time.monotonic()
+    assert native.load() is None and native.load() is None  # no stall; the same answer all process long
+    assert time.monotonic() - start < 5
+    failed = native.build_directory() / "FAILED"
+    while not failed.exists() and time.monotonic() - start < 300:  # the detached builder, done
+        time.sleep(0.2)
+    assert failed.exists()
+    params, grads = _problem()
+    _assert_matches_reference(_run(params, grads), _reference(params, grads))
 
 
 def test_the_environment_switch_turns_the_kernel_off(monkeypatch):
