@@ -11,6 +11,8 @@ are the wrapped optimizer's own objects, so LR schedulers and ``add_param_group`
 it directly; ``state`` holds the slow weights; ``state_dict()`` carries the wrapped
 optimizer's state, the slow weights and the step counter. Parameters that an optimizer keeps
 end to end in one buffer (``Lion(flat=True)``) are synced as one tensor (``_coalesced``).
+The sync runs in one pass per block with the native kernel where it can (float32 on the
+CPU: ``native.py``), and otherwise as two foreach ops; the results are the same.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from autoopt.optimizers import native
 from autoopt.optimizers.blocks import cache_blocks
 
 
@@ -124,6 +127,8 @@ class Lookahead(Optimizer):
     def _update_slow_weights(self) -> None:
         # Block by block, the copy reads the slow weights from cache: 4 passes over memory, not 5.
         for block_fast, block_slow in self._sync_plan().blocks:
+            if native.lookahead_sync_(block_fast, block_slow, self.alpha):
+                continue  # in one pass: fast and slow weights read and written once
             torch._foreach_lerp_(block_slow, block_fast, self.alpha)
             torch._foreach_copy_(block_fast, block_slow)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import torch
 
-from autoopt.optimizers import registry
+from autoopt.optimizers import native, registry
 
 # Two parameter groups of mixed shapes: the references must agree across groups too.
 GROUP_SHAPES = [[(16, 8), (8,)], [(8, 4), (4,), (3, 5, 2)]]
@@ -20,6 +20,16 @@ MakeOptimizer = Callable[[list[list[torch.Tensor]]], torch.optim.Optimizer]
 def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Names resolved by a test (``get("asgd")``) must not leak into other tests' registry."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _native_kernel_built() -> None:
+    """Lion's default path is the native kernel where it can be built: build it before any test steps.
+
+    Otherwise the first test to step would start the build in the background, and the
+    default path would be tested on its fallback alone.
+    """
+    native.load(wait=True)
 
 
 @pytest.fixture(autouse=True)
