@@ -12,7 +12,7 @@ import pytest
 import typer
 from core_support import model_path, run_cli
 
-from autoopt import build_spec, cli, phases
+from autoopt import build_spec, cli
 from autoopt.errors import UserError
 from autoopt.settings import BY_NAME, DEFAULT_BUDGET, SETTINGS, STUDY_KEYS, from_flags
 from autoopt.spec import StudySpec
@@ -97,7 +97,6 @@ def test_study_spec_defaults_are_the_declared_ones():
     fields = {f.name: f.default for f in dataclasses.fields(StudySpec)}
     assert {s.spec_field for s in SETTINGS} == set(fields) - {"model_file", "space"}
     assert all(fields[s.spec_field] in (s.default, dataclasses.MISSING) for s in SETTINGS)
-    assert phases.DEFAULT_BUDGET == DEFAULT_BUDGET
 
 
 def test_a_flag_beats_the_study_file(tmp_path):
