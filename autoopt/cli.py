@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from autoopt.errors import UserError
-from autoopt.storage_url import (
+from autoopt.storage import (
     STORAGE_ENV,
     STORAGE_HELP,
     default_storage,

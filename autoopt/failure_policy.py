@@ -27,13 +27,13 @@ from dataclasses import replace
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import phases, record
+from autoopt import phases
 from autoopt.errors import UserError
 from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome, stored_cause
 from autoopt.search_result import SearchResult
 from autoopt.space import TrialConfig
 from autoopt.spec import StudySpec
-from autoopt.stale import retry_trial
+from autoopt.storage import record, retry_trial
 
 MAX_CONSECUTIVE_FAILURES = 10
 OOM_CONSTRAINT = "batch_size_fits"

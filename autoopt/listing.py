@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autoopt import record
 from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
 from autoopt.space import TrialConfig
+from autoopt.storage import record, study_id_of
 from autoopt.tally import StudySummary, summarize_study
 
 TRIAL_COLUMNS = ("number", "state", "value", "role", "optimizer", "lr", "batch_size", "lookahead", "epochs_run",
@@ -93,7 +93,7 @@ def study_summaries(storage: optuna.storages.BaseStorage) -> list[StudySummary]:
     """Every study in ``storage``, counted as every screen counts it (``autoopt.tally``)."""
     summaries = []
     for study in storage.get_all_studies():
-        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        trials = storage.get_all_trials(study_id_of(study), deepcopy=False)
         directions = [d.name.lower() for d in study.directions]
         summaries.append(summarize_study(study.study_name, trials, directions, study.user_attrs))
     return summaries

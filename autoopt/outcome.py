@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from autoopt import record
+from autoopt.storage import record
 
 COMPLETE, PRUNED, FAIL = "complete", "pruned", "fail"
 

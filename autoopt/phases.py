@@ -39,7 +39,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
+from autoopt.storage import record
 
 DEFAULT_BUDGET = 30  # full trainings: range test, screen, search and confirmations together
 AGREEMENT_TO_PRUNE = 0.8  # share of pairs whose order at a rung is their order at E

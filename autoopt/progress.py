@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from autoopt import record
 from autoopt.space import TrialConfig
+from autoopt.storage import record
 
 if TYPE_CHECKING:
     from autoopt.calibrate import RangeTest

@@ -19,11 +19,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from autoopt import record
 from autoopt.data import Data
 from autoopt.optimizers import build
 from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
 from autoopt.space import TrialConfig
+from autoopt.storage import record
 from autoopt.task import Task
 
 Reporter = Callable[[int, float, float], bool]

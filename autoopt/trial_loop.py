@@ -15,8 +15,6 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from autoopt import record
-from autoopt.driver_storage import DriverStorage
 from autoopt.executors.base import Executor, Finished, Report
 from autoopt.failure_policy import FailurePolicy
 from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
@@ -26,8 +24,16 @@ from autoopt.runner import TrialJob
 from autoopt.search_result import SearchResult
 from autoopt.space import suggest_config
 from autoopt.spec import StudySpec
-from autoopt.stale import fail_stale_trials
-from autoopt.storage import HEARTBEAT_SECONDS, set_user_attrs
+from autoopt.storage import (
+    HEARTBEAT_SECONDS,
+    fail_stale_trials,
+    read_others_now,
+    record,
+    record_heartbeats,
+    set_user_attrs,
+    stored_trial,
+    trial_id_of,
+)
 from autoopt.study import counted_trials
 
 POLL_SECONDS = 0.25
@@ -63,9 +69,8 @@ class TrialLoop:
     def counted(self, *, fresh: bool) -> int:
         """Finished search trials of the whole study: other searches on it included, read now
         when a slot is free (the ``--trials`` decision), else as cached (at most a second old)."""
-        storage = self.study._storage
-        if fresh and isinstance(storage, DriverStorage):
-            storage.refresh(self.study._study_id)
+        if fresh:
+            read_others_now(self.study)
         return counted_trials(self.study)
 
     def start_trial(self, trial: optuna.Trial | None = None) -> None:
@@ -148,7 +153,7 @@ class TrialLoop:
             self.result.failures.append(f"trial {number}: finished here, but another search had already failed it")
             return
         if outcome.state == FAIL:
-            self.policy.retry(self.study._storage.get_trial(trial._trial_id), outcome.cause)
+            self.policy.retry(stored_trial(self.study, trial), outcome.cause)
         self.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason, self.study)
 
     def finished_attrs(self, trial: optuna.Trial, number: int, outcome: TrialOutcome) -> dict[str, object]:
@@ -187,14 +192,11 @@ class TrialLoop:
 
     def keep_alive(self) -> None:
         """Write the running trials' heartbeats (every second), and take back a dead sibling's trials."""
-        storage = self.study._storage
-        if time.monotonic() - self.last_heartbeat > 1.0 and isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat):
-            for trial in self.running.values():
-                storage.record_heartbeat(trial._trial_id)
+        if time.monotonic() - self.last_heartbeat > 1.0 and record_heartbeats(self.study, self.running.values()):
             self.last_heartbeat = time.monotonic()
         if time.monotonic() - self.last_stale_check > HEARTBEAT_SECONDS:
             # Another search on this study may have died: take its trials back within grace + interval.
-            mine = {trial._trial_id for trial in self.running.values()}
+            mine = {trial_id_of(trial) for trial in self.running.values()}
             self.result.retried += fail_stale_trials(self.study, retries=self.spec.retries, skip=mine)
             self.last_stale_check = time.monotonic()
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from autoopt import record
 from autoopt.data import Data
 from autoopt.executors.base import Event, Finished, Report
 from autoopt.executors.inline import InlineExecutor
@@ -44,6 +43,7 @@ from autoopt.fused.trainer import Epoch, GroupTrainer, Trainer
 from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, Failure, TrialOutcome
 from autoopt.runner import TrialJob, run_trial
 from autoopt.space import TrialConfig
+from autoopt.storage import record
 from autoopt.task import Task
 
 REFILL_GENERATIONS = 2

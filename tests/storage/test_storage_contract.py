@@ -27,9 +27,7 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
-from autoopt.driver_storage import DriverStorage
-from autoopt.storage import open_storage
+from autoopt.storage import DriverStorage, open_storage, record
 
 OWNER = "contract-test:1"
 X = FloatDistribution(0.0, 1.0)
