@@ -29,11 +29,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autoopt import phases
 from autoopt.errors import UserError
-from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome, stored_cause
+from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
 from autoopt.search_result import SearchResult
 from autoopt.space import TrialConfig
 from autoopt.spec import StudySpec
-from autoopt.storage import record, retry_trial
+from autoopt.storage import record, retry_trial, stored_cause
 
 MAX_CONSECUTIVE_FAILURES = 10
 OOM_CONSTRAINT = "batch_size_fits"

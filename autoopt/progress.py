@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from autoopt.outcome import reason_says_diverged
 from autoopt.space import TrialConfig
-from autoopt.storage import record
 
 if TYPE_CHECKING:
     from autoopt.calibrate import RangeTest
@@ -125,7 +125,7 @@ class RichProgress(SilentProgress):
             self.best = f"{best.value:.4g} · trial {best.number} · {describe(config)}"
         shown = "" if value is None else f" {value:.4g}"
         line = f"trial {number} {state}{shown} · {label}"
-        diverged = state == "pruned" and record.diverged(reason)
+        diverged = state == "pruned" and reason_says_diverged(reason)
         if state == "fail" or diverged:
             line += f" · {reason}"
         if state != "pruned" or diverged or self.live is None:  # on a terminal, pruned trials only show in the panel

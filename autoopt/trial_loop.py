@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from autoopt.executors.base import Executor, Finished, Report
 from autoopt.failure_policy import FailurePolicy
-from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
+from autoopt.outcome import COMPLETE, FAIL, INTERRUPTED_REASON, PRUNED, Cause, TrialOutcome
 from autoopt.progress import Progress
 from autoopt.pruning import TrustedRungPruner
 from autoopt.runner import TrialJob
@@ -123,7 +123,7 @@ class TrialLoop:
             # Not a verdict on the configuration: stored as failed, so it does not count toward
             # --trials and a resumed search runs a trial in its place.
             stop = True
-            self.interrupted[event.number] = f"{record.INTERRUPTED} after epoch {event.epoch}: the search's --timeout ran out"
+            self.interrupted[event.number] = f"{INTERRUPTED_REASON} after epoch {event.epoch}: the search's --timeout ran out"
         elif stored and trial.user_attrs.get(record.PHASE) == record.PHASE_SEARCH and trial.should_prune():
             stop = True
             pruner = self.study.pruner
@@ -205,7 +205,7 @@ class TrialLoop:
         for number, trial in list(self.running.items()):
             self.running.pop(number)
             try:
-                trial.set_user_attr(record.FAIL_REASON, f"{record.INTERRUPTED}: the search was stopped while it ran")
+                trial.set_user_attr(record.FAIL_REASON, f"{INTERRUPTED_REASON}: the search was stopped while it ran")
                 trial.set_user_attr(record.CAUSE, Cause.INTERRUPTED.value)
                 self.study.tell(trial, state=TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:

@@ -27,6 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from autoopt.storage import record
+from autoopt.storage.record import stored_cause
 from autoopt.storage.urls import (
     DEFAULT_STORAGE,
     EXAMPLES,
@@ -70,5 +71,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_STORAGE", "EXAMPLES", "STORAGE_ENV", "STORAGE_HELP", "default_storage", "hide_password",
-    "normalize_url", "record", "require_existing_sqlite", "require_study_name", "unknown_study", *_LAZY,
+    "normalize_url", "record", "require_existing_sqlite", "require_study_name", "stored_cause", "unknown_study",
+    *_LAZY,
 ]  # fmt: skip

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autoopt.outcome import FAIL, PRUNED, Cause, TrialOutcome, stored_cause
-from autoopt.storage import record
+from autoopt.outcome import FAIL, PRUNED, Cause, TrialOutcome
+from autoopt.storage import record, stored_cause
 
 
 @pytest.mark.parametrize(("attrs", "cause"), [
