@@ -1,7 +1,7 @@
 """What the search does when a trial fails or diverges, decided by its ``Cause``, never its reason text.
 
 - Infrastructure (a worker process died, a heartbeat stopped, a Ray node went away): the
-  trial is queued again with the same params, up to ``--retries`` times (``autoopt.stale``).
+  trial is queued again with the same params, up to ``--retries`` times (``autoopt.storage.stale``).
 - Out of memory: the trial fails with the reason and is re-run once at half its batch
   size. The search then avoids the batch sizes that did not fit: every later trial whose
   sampled ``batch_size`` is at or above the smallest one that ran out of memory (for any
