@@ -69,6 +69,10 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [
     "DEFAULT_STORAGE", "EXAMPLES", "STORAGE_ENV", "STORAGE_HELP", "default_storage", "hide_password",
     "normalize_url", "record", "require_existing_sqlite", "require_study_name", "stored_cause", "unknown_study",
