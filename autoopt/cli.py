@@ -19,7 +19,7 @@ from rich.markup import escape
 from autoopt import settings as search_settings
 from autoopt.errors import UserError
 from autoopt.param_names import split_param_name
-from autoopt.storage_url import (
+from autoopt.storage import (
     STORAGE_ENV,
     default_storage,
     normalize_url,

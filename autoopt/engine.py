@@ -22,10 +22,8 @@ import warnings
 import optuna
 import torch
 
-from autoopt import record
 from autoopt.calibrate import lr_range_test
 from autoopt.data import Data
-from autoopt.driver_storage import DriverStorage
 from autoopt.executors.build import make_executor
 from autoopt.failure_policy import DIVERGED_CONSTRAINT, MAX_CONSECUTIVE_FAILURES, OOM_CONSTRAINT
 from autoopt.fused.members import fused_size
@@ -37,8 +35,7 @@ from autoopt.runner import pick_device
 from autoopt.search_result import SearchResult
 from autoopt.space import default_params, suggest_config, warm_start_order
 from autoopt.spec import DEFAULT_EPOCHS, StudySpec
-from autoopt.stale import fail_stale_trials, owner_tag
-from autoopt.storage import open_storage
+from autoopt.storage import DriverStorage, fail_stale_trials, open_storage, owner_tag, record
 from autoopt.study import counted_trials, open_study, stored_scale
 from autoopt.task import Task, load_task
 

@@ -1,7 +1,7 @@
 """What the search does when a trial fails or diverges, decided by its ``Cause``, never its reason text.
 
 - Infrastructure (a worker process died, a heartbeat stopped, a Ray node went away): the
-  trial is queued again with the same params, up to ``--retries`` times (``autoopt.stale``).
+  trial is queued again with the same params, up to ``--retries`` times (``autoopt.storage.stale``).
 - Out of memory: the trial fails with the reason and is re-run once at half its batch
   size. The search then avoids the batch sizes that did not fit: every later trial whose
   sampled ``batch_size`` is at or above the smallest one that ran out of memory (for any
@@ -27,13 +27,13 @@ from dataclasses import replace
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import phases, record
+from autoopt import phases
 from autoopt.errors import UserError
-from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome, stored_cause
+from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
 from autoopt.search_result import SearchResult
 from autoopt.space import TrialConfig
 from autoopt.spec import StudySpec
-from autoopt.stale import retry_trial
+from autoopt.storage import record, retry_trial, stored_cause
 
 MAX_CONSECUTIVE_FAILURES = 10
 OOM_CONSTRAINT = "batch_size_fits"

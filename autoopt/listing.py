@@ -5,62 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autoopt import record
-from autoopt.param_names import LOOKAHEAD, VARIANT, hyperparameters_of
-from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
-from autoopt.space import TrialConfig
+from autoopt.recommend import Recommendation
+from autoopt.recommendation_text import recommendation_caveats, value_text
+from autoopt.storage import study_id_of
 from autoopt.tally import StudySummary, summarize_study
-
-TRIAL_COLUMNS = ("number", "state", "value", "role", "optimizer", "lr", "batch_size", "lookahead", "epochs_run",
-                 "wall_time_s", "reason", "optimizer_kwargs")  # fmt: skip
-
-
-def queued_config(t: FrozenTrial) -> dict[str, Any]:
-    """What a queued (WAITING) trial will train, read from the parameters it was queued with.
-
-    Its ``optimizer`` and ``optimizer_kwargs`` attributes are written only when it starts;
-    until then the queue holds Optuna's parameter names (``adam.lr``, ``lookahead.k``).
-    """
-    fixed = t.system_attrs.get("fixed_params") or {}
-    optimizer = fixed.get("optimizer")
-    found = hyperparameters_of(fixed, optimizer) if optimizer else {}
-    kwargs = {hp: value for hp, value in found.items() if hp != VARIANT}
-    wrapper = hyperparameters_of(fixed, LOOKAHEAD)
-    lookahead = {"k": wrapper["k"], "alpha": wrapper["alpha"]} if "k" in wrapper else None
-    return {record.OPTIMIZER: optimizer, record.OPTIMIZER_KWARGS: kwargs, record.LOOKAHEAD: lookahead,
-            record.BATCH_SIZE: fixed.get("batch_size"), **t.user_attrs}  # fmt: skip
-
-
-def state_name(t: FrozenTrial) -> str:
-    """``complete``, ``pruned``, ``fail``, ``running``, or ``queued`` for a trial waiting to be run."""
-    return "queued" if t.state == TrialState.WAITING else t.state.name.lower()
-
-
-def trial_row(t: FrozenTrial) -> dict[str, Any]:
-    attrs = queued_config(t) if t.state == TrialState.WAITING else t.user_attrs
-    kwargs = attrs.get(record.OPTIMIZER_KWARGS) or {}
-    return {
-        "number": t.number,
-        "state": state_name(t),
-        "value": t.value,
-        "role": attrs.get(record.ROLE, record.ROLE_SEARCH),
-        "optimizer": attrs.get(record.OPTIMIZER),
-        "lr": kwargs.get("lr"),
-        "batch_size": attrs.get(record.BATCH_SIZE),
-        "lookahead": attrs.get(record.LOOKAHEAD),
-        "epochs_run": attrs.get(record.EPOCHS_RUN),
-        "wall_time_s": attrs.get(record.WALL_TIME),
-        "reason": attrs.get(record.FAIL_REASON) or attrs.get(record.PRUNE_REASON),
-        "optimizer_kwargs": kwargs,
-    }
+from autoopt.trial_rows import TRIAL_COLUMNS, trial_row
 
 
 def print_trials(console: Console, study: optuna.Study, fmt: str) -> None:
@@ -94,7 +49,7 @@ def study_summaries(storage: optuna.storages.BaseStorage) -> list[StudySummary]:
     """Every study in ``storage``, counted as every screen counts it (``autoopt.tally``)."""
     summaries = []
     for study in storage.get_all_studies():
-        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        trials = storage.get_all_trials(study_id_of(study), deepcopy=False)
         directions = [d.name.lower() for d in study.directions]
         summaries.append(summarize_study(study.study_name, trials, directions, study.user_attrs))
     return summaries
@@ -115,51 +70,8 @@ def print_studies(console: Console, storage: optuna.storages.BaseStorage, fmt: s
         counts = s.counts.to_dict()
         value = s.recommendation.value if s.recommendation else None
         table.add_row(escape(s.name), s.direction, *(str(counts[c]) for c in STUDY_COUNT_COLUMNS),
-                      escape(s.leader or "—"), _value(value))  # fmt: skip
+                      escape(s.leader or "—"), value_text(value))  # fmt: skip
     console.print(table)
-
-
-def _value(value: float | None, std: float | None = None) -> str:
-    """A value to 4 significant digits, with its spread when there is one; "—" when there is no value."""
-    if value is None:
-        return "—"
-    return f"{value:.4g}" if std is None else f"{value:.4g} ± {std:.4g}"
-
-
-def configuration_label(config: TrialConfig) -> str:
-    """A configuration in a few words, e.g. ``adamw lr=0.003 + Lookahead, batch 64``.
-
-    Unlike the progress line's label (``autoopt.progress.describe``, 2 digits), the learning
-    rate keeps 4 significant digits: tied configurations often differ only there.
-    """
-    lr = config.optimizer_kwargs.get("lr")
-    lookahead = " + Lookahead" if config.lookahead else ""
-    return f"{config.optimizer}{'' if lr is None else f' lr={lr:.4g}'}{lookahead}, batch {config.batch_size}"
-
-
-TIE_HEADLINE = (f"a statistical tie: at the measured noise (within {TIE_STANDARD_ERRORS:g} standard errors) "
-                "it cannot be told apart from")  # fmt: skip
-
-
-def describe_tied(tied: TiedConfiguration) -> str:
-    """e.g. ``adamw lr=0.003, batch 64: 0.08525 ± 0.0003536 over 2 seeds``."""
-    return f"{configuration_label(tied.config)}: {_value(tied.value, tied.value_std)} over {tied.n_seeds} seeds"
-
-
-def stop_early_advice(rec: Recommendation) -> str | None:
-    """What to do when the recommended configuration's mean curve is best well before the last epoch."""
-    curve = rec.curve
-    if curve is None or not curve.stop_early:
-        return None
-    return (f"trains best for {curve.best_epoch} epochs: {curve.value_at_best_epoch:.4g}; at {curve.epochs} epochs "
-            f"{curve.value_at_end:.4g} — stop early or use fewer epochs")  # fmt: skip
-
-
-def recommendation_caveats(rec: Recommendation) -> list[str]:
-    """What the evidence says beyond the value: ties at the measured noise, and a curve that is best early."""
-    lines = [TIE_HEADLINE, *(f"  {describe_tied(tied)}" for tied in rec.tied_with)] if rec.tied_with else []
-    advice = stop_early_advice(rec)
-    return lines + ([advice] if advice else [])
 
 
 def leaderboard_table(rec: Recommendation) -> Table:
@@ -169,9 +81,9 @@ def leaderboard_table(rec: Recommendation) -> Table:
     for column in ("optimizer", "lookahead", "screened", "trials", "diverged", "best", "median"):
         table.add_column(column)
     for row in rec.leaderboard:
-        screened = _value(row.screened, None if row.screened is None else rec.noise)
+        screened = value_text(row.screened, None if row.screened is None else rec.noise)
         table.add_row(escape(row.optimizer), "yes" if row.lookahead else "no", screened, str(row.trials),
-                      str(row.diverged or ""), _value(row.best), _value(row.median))  # fmt: skip
+                      str(row.diverged or ""), value_text(row.best), value_text(row.median))  # fmt: skip
     return table
 
 
@@ -181,7 +93,7 @@ def print_recommendation(console: Console, rec: Recommendation) -> None:
     else:
         evidence = " (single run, not confirmed on fresh seeds)"
     console.print(f"[bold]study[/] {escape(rec.study)}: {rec.n_trials} trials, {rec.direction} "
-                  f"→ [bold green]{escape(rec.optimizer)}[/] value {_value(rec.value, rec.value_std)}{evidence}")  # fmt: skip
+                  f"→ [bold green]{escape(rec.optimizer)}[/] value {value_text(rec.value, rec.value_std)}{evidence}")  # fmt: skip
     for line in recommendation_caveats(rec):
         console.print(escape(line), highlight=False, soft_wrap=True)
     console.print("\n[bold]paste this:[/]")

@@ -1,22 +1,20 @@
 """How a trial ended: its state, and why, as a value the search decides by.
 
-This sits below both the search and the training (it imports only ``autoopt.record``):
-the runner and the executors say what happened where they know it, the search's failure
+This sits below both the search and the training and imports nothing of autoopt: the
+runner and the executors say what happened where they know it, the search's failure
 policy reads ``Cause``. Reasons are one readable line for people; nothing parses them,
-except ``stored_cause`` for trials that studies stored before the cause had its own
-user attr.
+except ``autoopt.storage.record.stored_cause`` for trials that studies stored before the
+cause had its own user attr.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
-
-from autoopt import record
 
 COMPLETE, PRUNED, FAIL = "complete", "pruned", "fail"
+DIVERGED_REASON = "diverged"  # how the reason of a trial whose loss or value became NaN or inf begins
+INTERRUPTED_REASON = "interrupted"  # how the reason of a trial the search stopped (timeout, Ctrl-C) begins
 
 
 class Cause(str, Enum):
@@ -60,32 +58,6 @@ class TrialOutcome:
             self.cause = _BY_STATE[self.state]
 
 
-# How reasons began before the cause was stored (read only to classify those old trials).
-_LEGACY_PREFIXES = (
-    ("worker process died", Cause.INFRASTRUCTURE),
-    ("stale:", Cause.INFRASTRUCTURE),
-    ("ray node/actor died", Cause.INFRASTRUCTURE),
-    ("out of memory", Cause.OUT_OF_MEMORY),
-    (record.DIVERGED, Cause.DIVERGED),
-    (record.INTERRUPTED, Cause.INTERRUPTED),
-    ("timeout:", Cause.TIMEOUT),
-)
-
-
-def stored_cause(user_attrs: Mapping[str, Any]) -> Cause | None:
-    """The cause a stored trial ended with: its ``cause`` attr, else (older studies) what its
-    reason began with; None for a trial with neither (complete, or still running)."""
-    value = user_attrs.get(record.CAUSE)
-    if value is not None:
-        try:
-            return Cause(value)
-        except ValueError:
-            pass  # written by a newer autoopt: judge it by its reason
-    reason = user_attrs.get(record.FAIL_REASON) or user_attrs.get(record.PRUNE_REASON)
-    if reason is None:
-        return None
-    text = str(reason)
-    for prefix, cause in _LEGACY_PREFIXES:
-        if text.startswith(prefix):
-            return cause
-    return Cause.USER_ERROR if record.FAIL_REASON in user_attrs else Cause.PRUNED
+def reason_says_diverged(reason: object) -> bool:
+    """Whether a trial's ``prune_reason`` or ``fail_reason`` says its loss or value became NaN or inf."""
+    return str(reason).startswith(DIVERGED_REASON)

@@ -14,11 +14,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from autoopt import phases, record  # phases.overfit_factor by attribute: benchmarks/regret.py ablates it
+from autoopt import phases  # phases.overfit_factor by attribute: benchmarks/regret.py ablates it
 from autoopt.optimizers import Range
 from autoopt.param_names import LOOKAHEAD, VARIANT, param_name
 from autoopt.phases import Run, score
 from autoopt.space import SearchSpace
+from autoopt.storage import record
 
 LR_STEP = math.sqrt(10)  # half a decade
 FINE_LR_STEP = 10**0.25  # a quarter decade: the step once the half-decade neighbourhood is tried

@@ -11,14 +11,15 @@ import math
 import optuna
 from optuna.trial import TrialState
 
-from autoopt import pattern_search, phases, record
+from autoopt import pattern_search, phases
 from autoopt.executors.base import Executor
 from autoopt.fused.members import ask_member, member_params
-from autoopt.outcome import Cause, stored_cause
+from autoopt.outcome import Cause
 from autoopt.progress import Progress
 from autoopt.search_result import SearchResult
 from autoopt.space import default_params, warm_start_order
 from autoopt.spec import StudySpec
+from autoopt.storage import record, stored_cause
 from autoopt.study import epochs_spent
 from autoopt.trial_loop import TrialLoop
 

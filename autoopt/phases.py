@@ -39,8 +39,8 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
 from autoopt.settings import DEFAULT_BUDGET  # re-exported: the phases plan within it
+from autoopt.storage import record
 
 AGREEMENT_TO_PRUNE = 0.8  # share of pairs whose order at a rung is their order at E
 MIN_CURVES_TO_PRUNE = 6  # full-length curves needed before any rung is judged

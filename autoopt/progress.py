@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from autoopt import record
+from autoopt.outcome import reason_says_diverged
 from autoopt.space import TrialConfig
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class RichProgress(SilentProgress):
             self.best = f"{best.value:.4g} · trial {best.number} · {describe(config)}"
         shown = "" if value is None else f" {value:.4g}"
         line = f"trial {number} {state}{shown} · {label}"
-        diverged = state == "pruned" and record.diverged(reason)
+        diverged = state == "pruned" and reason_says_diverged(reason)
         if state == "fail" or diverged:
             line += f" · {reason}"
         if state != "pruned" or diverged or self.live is None:  # on a terminal, pruned trials only show in the panel

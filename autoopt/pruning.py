@@ -14,8 +14,8 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial
 
-from autoopt import record
 from autoopt.phases import candidate_rungs, full_curves, noise, phase_of, rung_cutoff, score, trusted_rungs
+from autoopt.storage import record
 
 
 class TrustedRungPruner(optuna.pruners.BasePruner):

@@ -27,13 +27,12 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
 from autoopt.errors import UserError
 from autoopt.optimizers import registry
-from autoopt.outcome import Cause, stored_cause
+from autoopt.outcome import Cause
 from autoopt.phases import seed_noise
 from autoopt.space import TrialConfig
-from autoopt.storage import load_existing_study
+from autoopt.storage import load_existing_study, record, stored_cause
 
 TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie
 STOP_EARLY_BEFORE = 0.8  # advise stopping early when the best epoch is at most this fraction of the epochs

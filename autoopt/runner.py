@@ -19,10 +19,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from autoopt import record
 from autoopt.data import Data
 from autoopt.optimizers import build
-from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
+from autoopt.outcome import COMPLETE, DIVERGED_REASON, FAIL, PRUNED, Cause, TrialOutcome
 from autoopt.space import TrialConfig
 from autoopt.task import Task
 
@@ -170,7 +169,7 @@ def run_trial(task: Task, data: Data | None, job: TrialJob, reporter: Reporter, 
         out.state, out.cause, out.reason = PRUNED, Cause.PRUNED, str(stop)
         out.value = out.curve[-1] if out.curve else None
     except Diverged as exc:
-        out.state, out.cause, out.reason = FAIL, Cause.DIVERGED, f"{record.DIVERGED}: {exc}"
+        out.state, out.cause, out.reason = FAIL, Cause.DIVERGED, f"{DIVERGED_REASON}: {exc}"
     except (MemoryError, torch.cuda.OutOfMemoryError) as exc:
         out.state, out.cause = FAIL, Cause.OUT_OF_MEMORY
         out.reason = f"out of memory at batch size {job.config.batch_size}: {exc}".strip()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autoopt.errors import UserError
-from autoopt.storage_url import STORAGE_ENV, STORAGE_HELP
+from autoopt.storage.urls import STORAGE_ENV, STORAGE_HELP
 
 DEFAULT_BUDGET = 30  # full trainings: range test, screen, search and confirmations together
 DEFAULT_EPOCHS = 10

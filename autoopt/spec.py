@@ -54,7 +54,7 @@ from autoopt.space import (
     with_lookahead_bounds,
     with_optimizers,
 )
-from autoopt.storage_url import default_storage
+from autoopt.storage import default_storage
 
 
 @dataclass(frozen=True)

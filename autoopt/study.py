@@ -9,10 +9,11 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from autoopt import __version__, record
+from autoopt import __version__
 from autoopt.errors import UserError
 from autoopt.pruning import make_pruner
 from autoopt.spec import StudySpec
+from autoopt.storage import record
 from autoopt.task import Task
 
 

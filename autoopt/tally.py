@@ -16,9 +16,9 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
 from autoopt.errors import UserError
 from autoopt.recommend import Recommendation, recommendation_of
+from autoopt.storage import record
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,25 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from autoopt import record
-from autoopt.driver_storage import DriverStorage
 from autoopt.executors.base import Executor, Finished, Report
 from autoopt.failure_policy import FailurePolicy
-from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
+from autoopt.outcome import COMPLETE, FAIL, INTERRUPTED_REASON, PRUNED, Cause, TrialOutcome
 from autoopt.progress import Progress
 from autoopt.pruning import TrustedRungPruner
 from autoopt.runner import TrialJob
 from autoopt.search_result import SearchResult
 from autoopt.space import suggest_config
 from autoopt.spec import StudySpec
-from autoopt.stale import fail_stale_trials
-from autoopt.storage import HEARTBEAT_SECONDS, set_user_attrs
+from autoopt.storage import (
+    HEARTBEAT_SECONDS,
+    fail_stale_trials,
+    read_others_now,
+    record,
+    record_heartbeats,
+    set_user_attrs,
+    stored_trial,
+    trial_id_of,
+)
 from autoopt.study import counted_trials
 
 POLL_SECONDS = 0.25
@@ -63,9 +69,8 @@ class TrialLoop:
     def counted(self, *, fresh: bool) -> int:
         """Finished search trials of the whole study: other searches on it included, read now
         when a slot is free (the ``--trials`` decision), else as cached (at most a second old)."""
-        storage = self.study._storage
-        if fresh and isinstance(storage, DriverStorage):
-            storage.refresh(self.study._study_id)
+        if fresh:
+            read_others_now(self.study)
         return counted_trials(self.study)
 
     def start_trial(self, trial: optuna.Trial | None = None) -> None:
@@ -118,7 +123,7 @@ class TrialLoop:
             # Not a verdict on the configuration: stored as failed, so it does not count toward
             # --trials and a resumed search runs a trial in its place.
             stop = True
-            self.interrupted[event.number] = f"{record.INTERRUPTED} after epoch {event.epoch}: the search's --timeout ran out"
+            self.interrupted[event.number] = f"{INTERRUPTED_REASON} after epoch {event.epoch}: the search's --timeout ran out"
         elif stored and trial.user_attrs.get(record.PHASE) == record.PHASE_SEARCH and trial.should_prune():
             stop = True
             pruner = self.study.pruner
@@ -148,7 +153,7 @@ class TrialLoop:
             self.result.failures.append(f"trial {number}: finished here, but another search had already failed it")
             return
         if outcome.state == FAIL:
-            self.policy.retry(self.study._storage.get_trial(trial._trial_id), outcome.cause)
+            self.policy.retry(stored_trial(self.study, trial), outcome.cause)
         self.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason, self.study)
 
     def finished_attrs(self, trial: optuna.Trial, number: int, outcome: TrialOutcome) -> dict[str, object]:
@@ -187,14 +192,11 @@ class TrialLoop:
 
     def keep_alive(self) -> None:
         """Write the running trials' heartbeats (every second), and take back a dead sibling's trials."""
-        storage = self.study._storage
-        if time.monotonic() - self.last_heartbeat > 1.0 and isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat):
-            for trial in self.running.values():
-                storage.record_heartbeat(trial._trial_id)
+        if time.monotonic() - self.last_heartbeat > 1.0 and record_heartbeats(self.study, self.running.values()):
             self.last_heartbeat = time.monotonic()
         if time.monotonic() - self.last_stale_check > HEARTBEAT_SECONDS:
             # Another search on this study may have died: take its trials back within grace + interval.
-            mine = {trial._trial_id for trial in self.running.values()}
+            mine = {trial_id_of(trial) for trial in self.running.values()}
             self.result.retried += fail_stale_trials(self.study, retries=self.spec.retries, skip=mine)
             self.last_stale_check = time.monotonic()
 
@@ -203,7 +205,7 @@ class TrialLoop:
         for number, trial in list(self.running.items()):
             self.running.pop(number)
             try:
-                trial.set_user_attr(record.FAIL_REASON, f"{record.INTERRUPTED}: the search was stopped while it ran")
+                trial.set_user_attr(record.FAIL_REASON, f"{INTERRUPTED_REASON}: the search was stopped while it ran")
                 trial.set_user_attr(record.CAUSE, Cause.INTERRUPTED.value)
                 self.study.tell(trial, state=TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:

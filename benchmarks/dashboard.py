@@ -18,8 +18,8 @@ from wsgiref.util import setup_testing_defaults
 
 import optuna
 
-from autoopt import record
 from autoopt.dashboard import create_app
+from autoopt.storage import record
 
 OPTIMIZERS = {"adamw": 2e-3, "sgd": 8e-2, "radam": 3e-3, "lion": 2e-4, "adam": 1e-3, "rmsprop": 5e-4}
 EPOCHS = 20

@@ -24,6 +24,7 @@ from autoopt.dashboard.guards import LOOPBACK_NAMES, WSGIApp, guard
 from autoopt.dashboard.rendering import page_response
 from autoopt.dashboard.storage import open_storage
 from autoopt.errors import UserError
+from autoopt.storage import study_id_of
 
 OPTUNA_DASHBOARD_ROUTES = re.compile(
     r"^/(dashboard|api|static|csv|artifacts|incompatible-rdb-schema)(/|$)|^/favicon\.ico$"
@@ -64,7 +65,7 @@ def _prefetch(storage: BaseStorage) -> None:
     """
     try:
         for study in storage.get_all_studies():
-            storage.get_all_trials(study._study_id, deepcopy=False)
+            storage.get_all_trials(study_id_of(study), deepcopy=False)
     except (KeyError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError):
         pass
 

@@ -18,13 +18,13 @@ import plotly.graph_objects as go
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
-from autoopt import record
 from autoopt.dashboard.context import Site
 from autoopt.dashboard.digest import UNKNOWN, leaderboard, load_views, single_direction, study_info
 from autoopt.dashboard.figures import LAYOUT, colours, label
 from autoopt.dashboard.rendering import page_response
 from autoopt.errors import UserError
 from autoopt.recommend import gather, optimizer_ranking
+from autoopt.storage import record, study_id_of
 
 UNFINISHED_STATES = (("PRUNED", "pruned"), ("FAIL", "failed"), ("RUNNING", "running"))
 
@@ -75,7 +75,7 @@ def study_column(site: Site, study_id: int) -> StudyColumn:
 
 
 def comparable_ids(site: Site) -> list[int]:
-    return [s._study_id for s in site.storage.get_all_studies() if len(s.directions) == 1]
+    return [study_id_of(s) for s in site.storage.get_all_studies() if len(s.directions) == 1]
 
 
 def ranking_order(columns: list[StudyColumn]) -> list[str]:

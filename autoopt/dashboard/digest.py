@@ -19,12 +19,12 @@ from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
 from autoopt.errors import UserError
-from autoopt.listing import trial_row
 from autoopt.recommend import OptimizerSummary, Recommendation, finite, planned_noise, trial_curve
 from autoopt.recommend import leaderboard as variant_summaries
+from autoopt.storage import record
 from autoopt.tally import TrialCounts, count_trials, study_recommendation
+from autoopt.trial_rows import trial_row
 
 UNKNOWN = "unknown"
 

@@ -6,14 +6,12 @@ must say so instead of showing an empty list.
 
 from __future__ import annotations
 
-import optuna
 import optuna.exceptions
 import sqlalchemy.exc
 from optuna.storages import BaseStorage, RDBStorage
 
 from autoopt.errors import UserError
-from autoopt.storage import normalize_url
-from autoopt.storage_url import require_existing_sqlite, unknown_study
+from autoopt.storage import cached_for_reading, normalize_url, require_existing_sqlite, unknown_study
 
 
 def open_storage(url: str) -> BaseStorage:
@@ -32,9 +30,7 @@ def open_storage(url: str) -> BaseStorage:
         raise UserError(_unreachable_message(url, error.__cause__ or error)) from error
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, RuntimeError) as error:
         raise UserError(_unreachable_message(url, error)) from error
-    # _CachedStorage is what optuna.load_study wraps an RDB storage in; it is exported by
-    # optuna.storages for this use.
-    return optuna.storages._CachedStorage(rdb)
+    return cached_for_reading(rdb)
 
 
 def _unreachable_message(url: str, error: BaseException) -> str:

@@ -12,6 +12,7 @@ from autoopt.dashboard.digest import study_info
 from autoopt.dashboard.figures import colours
 from autoopt.dashboard.rendering import page_response
 from autoopt.recommend import Recommendation
+from autoopt.storage import study_id_of
 from autoopt.tally import TrialCounts, summarize_study
 
 
@@ -29,8 +30,8 @@ class StudyRow:
 def study_rows(site: Site) -> list[StudyRow]:
     """One row per study, newest first."""
     rows = []
-    for frozen_study in sorted(site.storage.get_all_studies(), key=lambda s: -s._study_id):
-        study_id = frozen_study._study_id
+    for frozen_study in sorted(site.storage.get_all_studies(), key=lambda s: -study_id_of(s)):
+        study_id = study_id_of(frozen_study)
         trials = site.storage.get_all_trials(study_id, deepcopy=False)
         directions = [d.name.lower() for d in frozen_study.directions]
         summary = summarize_study(frozen_study.study_name, trials, directions, frozen_study.user_attrs)

@@ -34,14 +34,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from autoopt import record
 from autoopt.data import Data
 from autoopt.executors.base import Event, Finished, Report
 from autoopt.executors.inline import InlineExecutor
 from autoopt.fused.group import GroupKey
 from autoopt.fused.rules import NotFusable, member_hyperparameters
 from autoopt.fused.trainer import Epoch, GroupTrainer, Trainer
-from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, Failure, TrialOutcome
+from autoopt.outcome import COMPLETE, DIVERGED_REASON, FAIL, PRUNED, Cause, Failure, TrialOutcome
 from autoopt.runner import TrialJob, run_trial
 from autoopt.space import TrialConfig
 from autoopt.task import Task
@@ -219,9 +218,9 @@ class FusedExecutor(InlineExecutor):
             if epoch.failure:
                 self._fail(member, epoch.failure)
             elif not math.isfinite(loss):
-                self._fail(member, Failure(Cause.DIVERGED, f"{record.DIVERGED}: training loss became {loss} in epoch {member.epoch}"))
+                self._fail(member, Failure(Cause.DIVERGED, f"{DIVERGED_REASON}: training loss became {loss} in epoch {member.epoch}"))
             elif not math.isfinite(value):
-                self._fail(member, Failure(Cause.DIVERGED, f"{record.DIVERGED}: validation value became {value} after epoch {member.epoch}"))
+                self._fail(member, Failure(Cause.DIVERGED, f"{DIVERGED_REASON}: validation value became {value} after epoch {member.epoch}"))
             elif job.time_limit_s and time.perf_counter() - member.started > job.time_limit_s:
                 self._fail(member, Failure(Cause.TIMEOUT, f"timeout: exceeded the per-trial limit of {job.time_limit_s:g} s at epoch {member.epoch}"))
             else:

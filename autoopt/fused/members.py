@@ -14,6 +14,7 @@ from autoopt.fused.check import fusion_blocker
 from autoopt.fused.group import GroupKey
 from autoopt.space import SearchSpace
 from autoopt.spec import StudySpec
+from autoopt.storage import take_new_trial
 from autoopt.task import Task
 
 # --fuse auto: models up to this many parameters are "small" (a step is launch- or overhead-bound) ...
@@ -59,11 +60,4 @@ def ask_member(study: optuna.Study, params: dict[str, Any], user_attrs: dict[str
     group would get a member of another family.
     """
     template = create_trial(state=TrialState.WAITING, system_attrs={"fixed_params": params}, user_attrs=user_attrs)
-    while True:
-        trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
-        # Between its creation and this, another search's ask() may have popped it as a queued
-        # trial: it runs it there (with these params), and this search makes another.
-        if study._storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
-            break
-    study._thread_local.cached_all_trials = None  # as ask() does: the sampler sees the newest trials
-    return optuna.Trial(study, trial_id)
+    return take_new_trial(study, template)

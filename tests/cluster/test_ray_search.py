@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 from ray.cluster_utils import Cluster
 from ray_cluster import autoopt_command, load, run_autoopt, write_model
 
-from autoopt import record
+from autoopt.storage import record
 
 pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.e2e]
 

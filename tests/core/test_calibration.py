@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import autoopt
-from autoopt import record
 from autoopt.calibrate import FACTOR_LIMITS, MAX_STEPS, MIN_STEPS, SPAN, lr_range_test, steps_for
 from autoopt.data import load_data
 from autoopt.optimizers import registry
+from autoopt.storage import record
 from autoopt.task import load_task
 
 from core_support import make_spec, model_path, trials_of

@@ -18,9 +18,9 @@ import pytest
 from core_support import cli_command, model_path
 from optuna.trial import TrialState
 
-from autoopt import record
 from autoopt.settings import DEFAULT_BUDGET
 from autoopt.spec import DEFAULT_EPOCHS, StudySpec
+from autoopt.storage import record
 
 HEAVY = ("torch", "ray", "optuna", "sqlalchemy", "numpy", "autoopt.engine", "autoopt.recommend", "autoopt.dashboard")
 

@@ -24,8 +24,8 @@ from core_support import (
 from optuna.trial import TrialState
 
 import autoopt
-from autoopt import record
-from autoopt.listing import TRIAL_COLUMNS
+from autoopt.storage import record
+from autoopt.trial_rows import TRIAL_COLUMNS
 
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 

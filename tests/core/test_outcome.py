@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autoopt import record
-from autoopt.outcome import FAIL, PRUNED, Cause, TrialOutcome, stored_cause
+from autoopt.outcome import FAIL, PRUNED, Cause, TrialOutcome
+from autoopt.storage import record, stored_cause
 
 
 @pytest.mark.parametrize(("attrs", "cause"), [

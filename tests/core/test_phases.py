@@ -13,9 +13,10 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 import autoopt
-from autoopt import pattern_search, phases, record
+from autoopt import pattern_search, phases
 from autoopt.pruning import TrustedRungPruner
 from autoopt.space import SearchSpace
+from autoopt.storage import record
 
 E = 9
 

@@ -14,12 +14,11 @@ from core_support import run_cli_inprocess
 from rich.console import Console
 
 import autoopt
-from autoopt import record
 from autoopt.errors import UserError
 from autoopt.listing import print_recommendation
 from autoopt.recommend import (Recommendation, choose, gather, leaderboard, optimizer_ranking, recommend,
                                recommendation_of, to_json)  # fmt: skip
-from autoopt.storage import open_storage
+from autoopt.storage import open_storage, record
 
 ADAM = {"lr": 0.003, "betas": [0.9, 0.999], "eps": 1e-08, "weight_decay": 0.0}
 
@@ -27,7 +26,7 @@ ADAM = {"lr": 0.003, "betas": [0.9, 0.999], "eps": 1e-08, "weight_decay": 0.0}
 def add_trial(study: optuna.Study, value: float | None, *, lr: float = 1e-3, role: str = record.ROLE_SEARCH,
               confirm_of: int | None = None, state: optuna.trial.TrialState | None = None,
               reasons: dict[str, str] | None = None) -> int:  # fmt: skip
-    """One trial stored the way the engine stores it (see autoopt/record.py)."""
+    """One trial stored the way the engine stores it (see autoopt/storage/record.py)."""
     trial = study.ask({"adam.lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True)})
     attrs = {record.OPTIMIZER: "adam", record.OPTIMIZER_KWARGS: {**ADAM, "lr": lr}, record.LOOKAHEAD: None,
              record.BATCH_SIZE: 64, record.SEED: trial.number, record.ROLE: role}  # fmt: skip
@@ -164,7 +163,7 @@ def test_the_leaderboard_counts_diverged_trials_stored_either_way():
 
 def add_run(study: optuna.Study, value: float, *, optimizer: str = "adam", lr: float = 1e-3, phase: str = "search",
             confirm_of: int | None = None, curve: list[float] | None = None) -> int:  # fmt: skip
-    """A finished trial of the phased search, stored as the engine stores it (see autoopt/record.py)."""
+    """A finished trial of the phased search, stored as the engine stores it (see autoopt/storage/record.py)."""
     role = record.ROLE_CONFIRM if confirm_of is not None else record.ROLE_SEARCH
     attrs = {record.OPTIMIZER: optimizer, record.OPTIMIZER_KWARGS: {**ADAM, "lr": lr}, record.LOOKAHEAD: None,
              record.BATCH_SIZE: 64, record.ROLE: role, record.PHASE: phase, record.CURVE: curve or [value]}  # fmt: skip

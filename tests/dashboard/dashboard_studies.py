@@ -18,7 +18,7 @@ from typing import Any
 
 import optuna
 
-from autoopt import record
+from autoopt.storage import record
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

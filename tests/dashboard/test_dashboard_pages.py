@@ -10,9 +10,9 @@ import pytest
 from dashboard_http import call, leaderboard_rows, tagged
 from dashboard_studies import HOSTILE_REASON, MNIST, Task, build_study
 
-from autoopt import record
 from autoopt.dashboard.rendering import number
 from autoopt.recommend import recommend
+from autoopt.storage import record
 
 
 def test_studies_page_lists_every_study_with_its_recommended_optimizer(app, populated):

@@ -15,7 +15,7 @@ import optuna
 import pytest
 from dashboard_http import leaderboard_rows
 
-from autoopt import record
+from autoopt.storage import record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:Some regimes for parameter:UserWarning")]
 

@@ -15,10 +15,10 @@ import optuna
 import pytest
 from dashboard_http import call, tagged
 
-from autoopt import record
 from autoopt.dashboard import create_app, write_report
 from autoopt.dashboard.rendering import number
 from autoopt.recommend import recommend
+from autoopt.storage import record
 
 EPOCHS = 10
 

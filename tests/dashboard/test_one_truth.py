@@ -20,8 +20,8 @@ import pytest
 from dashboard_http import call
 from optuna.trial import TrialState
 
-from autoopt import record
 from autoopt.dashboard import create_app
+from autoopt.storage import record
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
-from autoopt.storage import open_storage
+from autoopt.storage import open_storage, record
 
 MODELS = Path(__file__).parent / "models"
 POSTGRES_ENV = "AUTOOPT_TEST_DATABASE_URL"

@@ -12,7 +12,6 @@ from fused_support import job, make_data, make_task
 from torch import nn
 
 import autoopt
-from autoopt import record
 from autoopt.data import load_data
 from autoopt.errors import UserError
 from autoopt.executors.base import Finished, Report
@@ -20,6 +19,7 @@ from autoopt.executors.fused import FusedExecutor
 from autoopt.fused import fusion_blocker
 from autoopt.fused.members import fused_size
 from autoopt.runner import COMPLETE
+from autoopt.storage import record
 from autoopt.task import load_task
 
 MODEL = """

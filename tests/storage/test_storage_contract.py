@@ -8,7 +8,7 @@ subclasses Optuna's private ``_CachedStorage`` and writes through its private se
 helpers, so this suite is what tells whether a new Optuna still fits it.
 
 Two differences are by design. The driver adds an ``owner`` user attribute to the trials it
-runs (``stale.py`` reclaims trials by owner); views of a trial here leave it out, and
+runs (``autoopt.storage.stale`` reclaims trials by owner); views of a trial here leave it out, and
 ``test_the_driver_adds_only_its_owner_to_what_it_writes`` pins it down. And the params of
 a running trial of the driver's reach the database with that trial's next write, so a
 reader compares after such a write (every trial here ends in one).
@@ -27,9 +27,7 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
-from autoopt.driver_storage import DriverStorage
-from autoopt.storage import open_storage
+from autoopt.storage import DriverStorage, open_storage, record
 
 OWNER = "contract-test:1"
 X = FloatDistribution(0.0, 1.0)

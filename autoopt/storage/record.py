@@ -28,6 +28,11 @@ and ``lr_range_test`` when the warm starts were calibrated by one
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from autoopt.outcome import DIVERGED_REASON, INTERRUPTED_REASON, Cause
+
 OPTIMIZER = "optimizer"
 OPTIMIZER_KWARGS = "optimizer_kwargs"
 LOOKAHEAD = "lookahead"
@@ -43,8 +48,6 @@ ENV = "env"
 FAIL_REASON = "fail_reason"
 PRUNE_REASON = "prune_reason"
 CAUSE = "cause"  # autoopt.outcome.Cause's value, next to fail_reason / prune_reason
-DIVERGED = "diverged"  # how the reason of a trial whose loss or value became NaN or inf begins
-INTERRUPTED = "interrupted"  # how the reason of a trial the search stopped (timeout, Ctrl-C) begins
 RETRY_OF = "retry_of"
 ATTEMPT = "attempt"
 OOM_RETRY_OF = "oom_retry_of"
@@ -62,6 +65,32 @@ SEARCH_PLAN = "search_plan"  # autoopt.phases.Plan as JSON
 LR_RANGE_TEST = "lr_range_test"  # autoopt.calibrate.RangeTest as JSON, on studies that ran one
 
 
-def diverged(reason: object) -> bool:
-    """Whether a trial's ``prune_reason`` or ``fail_reason`` says its loss or value became NaN or inf."""
-    return str(reason).startswith(DIVERGED)
+# How reasons began before the cause was stored (read only to classify those old trials).
+_LEGACY_PREFIXES = (
+    ("worker process died", Cause.INFRASTRUCTURE),
+    ("stale:", Cause.INFRASTRUCTURE),
+    ("ray node/actor died", Cause.INFRASTRUCTURE),
+    ("out of memory", Cause.OUT_OF_MEMORY),
+    (DIVERGED_REASON, Cause.DIVERGED),
+    (INTERRUPTED_REASON, Cause.INTERRUPTED),
+    ("timeout:", Cause.TIMEOUT),
+)
+
+
+def stored_cause(user_attrs: Mapping[str, Any]) -> Cause | None:
+    """The cause a stored trial ended with: its ``cause`` attr, else (older studies) what its
+    reason began with; None for a trial with neither (complete, or still running)."""
+    value = user_attrs.get(CAUSE)
+    if value is not None:
+        try:
+            return Cause(value)
+        except ValueError:
+            pass  # written by a newer autoopt: judge it by its reason
+    reason = user_attrs.get(FAIL_REASON) or user_attrs.get(PRUNE_REASON)
+    if reason is None:
+        return None
+    text = str(reason)
+    for prefix, cause in _LEGACY_PREFIXES:
+        if text.startswith(prefix):
+            return cause
+    return Cause.USER_ERROR if FAIL_REASON in user_attrs else Cause.PRUNED

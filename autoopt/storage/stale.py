@@ -23,8 +23,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt import record
 from autoopt.outcome import Cause
+from autoopt.storage import record
 
 
 def _start_ticks(pid: int) -> str:

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import optuna
 import sqlalchemy
+from optuna.storages._cached_storage import _CachedStorage
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from autoopt.driver_storage import DriverStorage
 from autoopt.errors import UserError
-from autoopt.storage_url import EXAMPLES as _EXAMPLES
-from autoopt.storage_url import hide_password, normalize_url, require_existing_sqlite, unknown_study
+from autoopt.storage.heartbeats import HEARTBEAT_SECONDS
+from autoopt.storage.urls import EXAMPLES as _EXAMPLES, hide_password, normalize_url, require_existing_sqlite
 
-HEARTBEAT_SECONDS = 5  # a RUNNING trial without a heartbeat for 2x this is stale
 
 def _prepare_sqlite(url: str) -> None:
     """Create the parent folder and switch the file to WAL, so readers never block the writer."""
@@ -101,31 +100,7 @@ def _sqlite_normal_sync(connection: sqlite3.Connection, _record: object) -> None
     connection.execute("PRAGMA synchronous=NORMAL")
 
 
-def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
-    return [s.study_name for s in storage.get_all_studies()]
-
-
-def require_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> optuna.Study:
-    """Load study ``name`` or say which studies exist."""
-    if name not in study_names(storage):
-        raise unknown_study(name, hide_password(url), study_names(storage))
-    return optuna.load_study(study_name=name, storage=storage)
-
-
-def load_existing_study(name: str, url: str) -> optuna.Study:
-    """Study ``name`` of the storage at ``url``, for reading: creates neither the database nor the study."""
-    return require_study(open_storage(url, create=False), name, url)
-
-
-def set_user_attrs(trial: optuna.Trial, attrs: dict[str, object], *, first_heartbeat: bool = False) -> None:
-    """Write several user attributes of a running trial at once (one transaction when the
-    storage can: see ``DriverStorage.set_trial_user_attrs``)."""
-    storage = trial.storage
-    if isinstance(storage, DriverStorage):
-        storage.set_trial_user_attrs(trial._trial_id, attrs, first_heartbeat=first_heartbeat)
-        trial._cached_frozen_trial.user_attrs.update(attrs)
-        return
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
-    if first_heartbeat and isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat):
-        storage.record_heartbeat(trial._trial_id)
+def cached_for_reading(rdb: optuna.storages.RDBStorage) -> optuna.storages.BaseStorage:
+    """``rdb`` behind Optuna's trial cache, as ``optuna.load_study`` wraps it: finished trials
+    never change, so they are read once and only running ones are read again."""
+    return _CachedStorage(rdb)
