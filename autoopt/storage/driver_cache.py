@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
+import sqlite3
 import time
 from collections.abc import Container, Sequence
 from typing import Any
@@ -27,9 +29,13 @@ from optuna.storages._cached_storage import _CachedStorage, _StudyInfo
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.dialects import postgresql, sqlite
 
 from autoopt.storage import record
 from autoopt.storage.reconnect import reconnecting
+
+# Multi-row INSERT ... ON CONFLICT DO UPDATE, by SQLAlchemy dialect; other databases write key by key.
+_UPSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def _utc_now() -> datetime.datetime:
@@ -201,11 +207,30 @@ class DriverStorage(_CachedStorage):
         backend = self._backend
         with _create_scoped_session(backend.scoped_session, True) as session:
             self._flush_params(session, trial_id)
-            for key, value in attrs.items():
-                backend._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+            self._upsert_user_attrs(session, trial_id, attrs)
             if first_heartbeat and backend.heartbeat_interval:
                 session.add(models.TrialHeartbeatModel(trial_id=trial_id))
         self._pending_params.pop(trial_id, None)
+
+    def _upsert_user_attrs(self, session: Any, trial_id: int, attrs: dict[str, Any]) -> None:
+        """``attrs`` as one multi-row upsert after one check that the trial may change: Optuna
+        writes each key with its own trial lookup and upsert, two statements a key, and a trial's
+        end writes a dozen keys (17% of a small search's time went to these writes)."""
+        backend = self._backend
+        insert = _UPSERTS.get(backend.engine.name)
+        if insert is None or (backend.engine.name == "sqlite" and sqlite3.sqlite_version_info < (3, 24, 0)):
+            for key, value in attrs.items():
+                backend._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+            return
+        if not attrs:
+            return
+        trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+        backend.check_trial_is_updatable(trial_id, trial.state)
+        table = models.TrialUserAttributeModel
+        statement = insert(table).values([{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                                          for key, value in attrs.items()])  # fmt: skip
+        session.execute(statement.on_conflict_do_update(index_elements=[table.trial_id, table.key],
+                                                        set_={"value_json": statement.excluded.value_json}))  # fmt: skip
 
     def record_heartbeat(self, trial_id: int) -> None:
         reconnecting(super().record_heartbeat, trial_id)

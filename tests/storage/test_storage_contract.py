@@ -258,3 +258,29 @@ def test_the_driver_adds_only_its_owner_to_what_it_writes(open_storages, study_n
     driver.set_trial_user_attr(trial_id, "note", "mine")
     driver.set_trial_state_values(trial_id, TrialState.COMPLETE, [0.2])
     assert open_storages("plain").get_trial(trial_id).user_attrs == {record.OWNER: OWNER, "note": "mine"}
+
+
+def test_many_user_attributes_written_at_once_add_and_replace_as_one_by_one(open_storages, study_name: str) -> None:
+    # The driver writes a trial's attributes as one multi-row upsert; a plain storage, key by key.
+    plain, driver = open_storages("plain"), open_storages("driver")
+    written: dict[str, dict[str, Any]] = {}
+    for kind, storage in (("plain", plain), ("driver", driver)):
+        study_id = storage.create_new_study([StudyDirection.MINIMIZE], f"{study_name}-{kind}")
+        trial_id = storage.create_new_trial(study_id)
+        first = {"curve": [0.5, 0.4], "note": "first", "kwargs": {"lr": 1e-3, "betas": [0.9, 0.999]}}
+        second = {"note": "second", "curve": [0.5, 0.4, 0.3], "empty": None}
+        if kind == "driver":
+            driver.set_trial_user_attrs(trial_id, first)
+            driver.set_trial_user_attrs(trial_id, {})
+            driver.set_trial_user_attrs(trial_id, second)
+        else:
+            for key, value in [*first.items(), *second.items()]:
+                plain.set_trial_user_attr(trial_id, key, value)
+        storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [0.3])
+        attrs = open_storages("plain").get_trial(trial_id).user_attrs
+        written[kind] = {k: v for k, v in attrs.items() if k != record.OWNER}
+        with pytest.raises(UpdateFinishedTrialError):
+            (driver.set_trial_user_attrs(trial_id, {"late": 1}) if kind == "driver"
+             else plain.set_trial_user_attr(trial_id, "late", 1))  # fmt: skip
+    assert written["driver"] == written["plain"] == {"curve": [0.5, 0.4, 0.3], "note": "second", "empty": None,
+                                                      "kwargs": {"lr": 1e-3, "betas": [0.9, 0.999]}}  # fmt: skip
