@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ class Sweep:
     message: str
     start_time: float | None  # seconds since the epoch
     end_time: float | None
+
+
+AGENT_WAIT_S = 60  # how long a submission waits for a just-started cluster's job agent
 
 
 def _client(address: str) -> Any:
@@ -75,13 +79,26 @@ def submit(study_file: Path, *, address: str = DEFAULT_ADDRESS, storage: str | N
                "--study", spec.study_name, "--storage", spec.storage]  # fmt: skip
     sweep_id = f"autoopt-{_slug(spec.study_name)}-{uuid.uuid4().hex[:8]}"
     runtime_env = runtime_env_for(folder) | {"env_vars": {"PYTHONUNBUFFERED": "1"}}
-    return _client(address).submit_job(
-        entrypoint=shlex.join(command),
-        submission_id=sweep_id,
-        runtime_env=runtime_env,
-        metadata=SWEEP_TAG | {"study": spec.study_name},
-        entrypoint_num_cpus=0,  # the driver only asks and tells; trials reserve the resources
-    )
+    client = _client(address)
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return client.submit_job(
+                entrypoint=shlex.join(command),
+                submission_id=sweep_id,
+                runtime_env=runtime_env,
+                metadata=SWEEP_TAG | {"study": spec.study_name},
+                entrypoint_num_cpus=0,  # the driver only asks and tells; trials reserve the resources
+            )
+        except RuntimeError as exc:
+            # A cluster that has just started answers before its job agent is up (Ray: "No
+            # available agent to submit job, please try again later"): wait for it, a while.
+            if "no available agent" not in str(exc).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise UserError(f"--address {address}: the cluster's job agent did not come up within "
+                                f"{AGENT_WAIT_S} s; check `ray status` on the head node, then submit again.") from None
+            time.sleep(1.0)
 
 
 def status(sweep_id: str, *, address: str = DEFAULT_ADDRESS) -> Sweep:
