@@ -18,9 +18,8 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from autoopt._version import __version__
 from autoopt.errors import UserError
-
-__version__ = "0.1.0"
 
 # public name -> the module that defines it
 _LAZY = {

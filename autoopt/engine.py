@@ -30,7 +30,7 @@ from autoopt.fused.members import fused_size
 from autoopt.optimizers import registry
 from autoopt.phase_runs import SearchPhases
 from autoopt.preflight import preflight
-from autoopt.progress import Progress, SilentProgress
+from autoopt.search_progress import Progress, SilentProgress
 from autoopt.runner import pick_device
 from autoopt.search_result import SearchResult
 from autoopt.space import default_params, suggest_config, warm_start_order

@@ -56,8 +56,3 @@ class TrialOutcome:
     def __post_init__(self) -> None:
         if self.cause is None:
             self.cause = _BY_STATE[self.state]
-
-
-def reason_says_diverged(reason: object) -> bool:
-    """Whether a trial's ``prune_reason`` or ``fail_reason`` says its loss or value became NaN or inf."""
-    return str(reason).startswith(DIVERGED_REASON)

@@ -15,7 +15,7 @@ from autoopt import pattern_search, phases
 from autoopt.executors.base import Executor
 from autoopt.fused.members import ask_member, member_params
 from autoopt.outcome import Cause
-from autoopt.progress import Progress
+from autoopt.search_progress import Progress
 from autoopt.search_result import SearchResult
 from autoopt.space import default_params, warm_start_order
 from autoopt.spec import StudySpec

@@ -1,6 +1,7 @@
-"""Live progress of a search: trials done, best so far, the running trials' epochs.
+"""Live progress of a search on the terminal: trials done, best so far, the running trials' epochs.
 
-On a terminal a rich live panel; elsewhere (CI logs, pipes) one line per finished trial.
+On a terminal a rich live panel; elsewhere (CI logs, pipes) one line per finished trial. The
+interface the search reports to is ``autoopt.search_progress``; this is the commands' view of it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from autoopt.outcome import reason_says_diverged
+from autoopt.outcome import Cause, TrialOutcome
+from autoopt.search_progress import SilentProgress
 from autoopt.space import TrialConfig
 
 if TYPE_CHECKING:
     from autoopt.calibrate import RangeTest
-    from autoopt.engine import SearchResult
+    from autoopt.search_result import SearchResult
     from autoopt.spec import StudySpec
 
 
@@ -29,23 +31,6 @@ def describe(config: TrialConfig) -> str:
     if config.lookahead:
         text += f" +lookahead(k={config.lookahead['k']}, a={config.lookahead['alpha']:.2f})"
     return text
-
-
-class SilentProgress:
-    """The library default: report nothing."""
-
-    def begin(self, spec: StudySpec, epochs: int, done: int, reclaimed: int) -> None: ...
-    def phase(self, name: str, total: int) -> None: ...
-    def note(self, message: str) -> None: ...
-    def calibrated(self, test: RangeTest) -> None: ...
-    def trial_started(self, number: int, config: TrialConfig, role: str) -> None: ...
-    def trial_epoch(self, number: int, epoch: int, epochs: int, value: float) -> None: ...
-    def trial_finished(self, number: int, state: str, value: float | None, reason: str | None,
-                       study: optuna.Study) -> None: ...  # fmt: skip
-    def end(self, result: SearchResult) -> None: ...
-
-
-Progress = SilentProgress
 
 
 class RichProgress(SilentProgress):
@@ -111,8 +96,8 @@ class RichProgress(SilentProgress):
             self.running[number][1:] = [f"{epoch}/{epochs}", value]
         self._refresh()
 
-    def trial_finished(self, number: int, state: str, value: float | None, reason: str | None,
-                       study: optuna.Study) -> None:  # fmt: skip
+    def trial_finished(self, number: int, outcome: TrialOutcome, study: optuna.Study) -> None:
+        state, value, reason = outcome.state, outcome.value, outcome.reason
         label = self.running.pop(number, ["?"])[0]
         self.finished += 1
         try:
@@ -125,7 +110,7 @@ class RichProgress(SilentProgress):
             self.best = f"{best.value:.4g} · trial {best.number} · {describe(config)}"
         shown = "" if value is None else f" {value:.4g}"
         line = f"trial {number} {state}{shown} · {label}"
-        diverged = state == "pruned" and reason_says_diverged(reason)
+        diverged = outcome.cause is Cause.DIVERGED
         if state == "fail" or diverged:
             line += f" · {reason}"
         if state != "pruned" or diverged or self.live is None:  # on a terminal, pruned trials only show in the panel

@@ -9,7 +9,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from autoopt import __version__
+from autoopt._version import __version__
 from autoopt.errors import UserError
 from autoopt.pruning import make_pruner
 from autoopt.spec import StudySpec

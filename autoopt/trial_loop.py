@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from autoopt.executors.base import Executor, Finished, Report
 from autoopt.failure_policy import FailurePolicy
 from autoopt.outcome import COMPLETE, FAIL, INTERRUPTED_REASON, PRUNED, Cause, TrialOutcome
-from autoopt.progress import Progress
+from autoopt.search_progress import Progress
 from autoopt.pruning import TrustedRungPruner
 from autoopt.runner import TrialJob
 from autoopt.search_result import SearchResult
@@ -154,7 +154,7 @@ class TrialLoop:
             return
         if outcome.state == FAIL:
             self.policy.retry(stored_trial(self.study, trial), outcome.cause)
-        self.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason, self.study)
+        self.progress.trial_finished(number, outcome, self.study)
 
     def finished_attrs(self, trial: optuna.Trial, number: int, outcome: TrialOutcome) -> dict[str, object]:
         """What a finished trial's record says: its curve, where and how long it ran, why it ended."""

@@ -1,0 +1,29 @@
+"""Arrows point down: the search imports neither the commands nor the package face.
+
+The search reports to ``autoopt.search_progress`` (an interface); the terminal view of it
+(``autoopt.progress``), the listing and the CLI are the commands' and import the search, never
+the other way round. The version sits alone in ``autoopt._version`` so that the study can
+record it without importing the package face.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+SEARCH = ("autoopt.engine", "autoopt.trial_loop", "autoopt.phase_runs", "autoopt.phases", "autoopt.pattern_search",
+          "autoopt.study", "autoopt.recommend")  # fmt: skip
+COMMANDS = ("autoopt.cli", "autoopt.progress", "autoopt.listing", "autoopt.sweep_cli", "rich.live")
+
+
+def loaded_after_importing(names: tuple[str, ...]) -> list[str]:
+    code = (f"import sys\nfor name in {names!r}: __import__(name)\n"
+            "print(__import__('json').dumps(sorted(sys.modules)))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_search_imports_no_command():
+    loaded = loaded_after_importing(SEARCH)
+    assert [name for name in COMMANDS if name in loaded] == []
