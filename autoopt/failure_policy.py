@@ -31,7 +31,7 @@ from autoopt import phases
 from autoopt.errors import UserError
 from autoopt.outcome import COMPLETE, FAIL, PRUNED, Cause, TrialOutcome
 from autoopt.search_result import SearchResult
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 from autoopt.spec import StudySpec
 from autoopt.storage import record, retry_trial, stored_cause
 

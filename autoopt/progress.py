@@ -17,7 +17,7 @@ from rich.text import Text
 
 from autoopt.outcome import Cause, TrialOutcome
 from autoopt.search_progress import SilentProgress
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 
 if TYPE_CHECKING:
     from autoopt.calibrate import RangeTest

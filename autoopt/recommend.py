@@ -31,7 +31,7 @@ from autoopt.errors import UserError
 from autoopt.optimizers import registry
 from autoopt.outcome import Cause
 from autoopt.phases import seed_noise
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 from autoopt.storage import load_existing_study, record, stored_cause
 
 TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie

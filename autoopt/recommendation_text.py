@@ -7,7 +7,7 @@ card shows them (``autoopt.dashboard.recommendation``).
 from __future__ import annotations
 
 from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 
 
 def value_text(value: float | None, std: float | None = None) -> str:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from autoopt.data import Data
 from autoopt.optimizers import build
 from autoopt.outcome import COMPLETE, DIVERGED_REASON, FAIL, PRUNED, Cause, TrialOutcome
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 from autoopt.task import Task
 
 Reporter = Callable[[int, float, float], bool]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from autoopt.calibrate import RangeTest
     from autoopt.outcome import TrialOutcome
     from autoopt.search_result import SearchResult
-    from autoopt.space import TrialConfig
+    from autoopt.trial_config import TrialConfig
     from autoopt.spec import StudySpec
 
 

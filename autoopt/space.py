@@ -19,6 +19,7 @@ import optuna
 from autoopt.errors import UserError
 from autoopt.optimizers import Range, registry
 from autoopt.param_names import LOOKAHEAD, VARIANT, param_name
+from autoopt.trial_config import TrialConfig
 
 BUILTIN_OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "nadam", "radam", "lion")
 LOOKAHEAD_MODES = ("search", "on", "off")
@@ -27,16 +28,6 @@ SGD_VARIANTS = ("plain", "momentum", "nesterov")
 SGD_MOMENTUM = Range(0.5, 0.99)
 
 Bound = Range | float | int | bool
-
-
-@dataclass(frozen=True)
-class TrialConfig:
-    """What one trial trains with: the recommendation's shape."""
-
-    optimizer: str
-    optimizer_kwargs: dict[str, Any]
-    lookahead: dict[str, Any] | None
-    batch_size: int
 
 
 @dataclass(frozen=True)

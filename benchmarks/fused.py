@@ -32,7 +32,7 @@ import autoopt
 from autoopt.data import load_data
 from autoopt.fused import FusedGroup, GroupKey
 from autoopt.runner import COMPLETE, TrialJob, pick_device, run_trial
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 from autoopt.task import load_task
 
 STUDIES = Path(__file__).resolve().parent.parent / "studies"

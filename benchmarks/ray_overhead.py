@@ -41,7 +41,8 @@ from autoopt import engine  # noqa: E402
 from autoopt.executors.ray import RayExecutor, runtime_env_for  # noqa: E402
 from autoopt.executors.base import Report  # noqa: E402
 from autoopt.runner import TrialJob  # noqa: E402
-from autoopt.space import SearchSpace, TrialConfig, suggest_config  # noqa: E402
+from autoopt.space import SearchSpace, suggest_config  # noqa: E402
+from autoopt.trial_config import TrialConfig  # noqa: E402
 from autoopt.spec import StudySpec  # noqa: E402
 
 HERE = Path(__file__).parent

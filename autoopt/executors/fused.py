@@ -42,7 +42,7 @@ from autoopt.fused.rules import NotFusable, member_hyperparameters
 from autoopt.fused.trainer import Epoch, GroupTrainer, Trainer
 from autoopt.outcome import COMPLETE, DIVERGED_REASON, FAIL, PRUNED, Cause, Failure, TrialOutcome
 from autoopt.runner import TrialJob, run_trial
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 from autoopt.task import Task
 
 REFILL_GENERATIONS = 2

@@ -25,7 +25,7 @@ import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray.exceptions import RayError
@@ -34,7 +34,9 @@ from autoopt.errors import UserError
 from autoopt.executors.base import Event, Executor, Finished, Report
 from autoopt.outcome import FAIL, Cause, TrialOutcome
 from autoopt.runner import TrialJob, pick_device, run_trial
-from autoopt.spec import StudySpec
+
+if TYPE_CHECKING:  # the spec flows down as data; the executors import nothing of the search
+    from autoopt.spec import StudySpec
 
 JOB_CONFIG_VARIABLE = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray in a job's driver
 

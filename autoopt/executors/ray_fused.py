@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 import torch
@@ -35,8 +35,10 @@ from autoopt.fused.group import GroupKey
 from autoopt.fused.trainer import Epoch, GroupTrainer
 from autoopt.outcome import FAIL, Cause, Failure, TrialOutcome
 from autoopt.runner import TrialJob, environment
-from autoopt.spec import StudySpec
 from autoopt.task import Task
+
+if TYPE_CHECKING:  # the spec flows down as data; the executors import nothing of the search
+    from autoopt.spec import StudySpec
 
 
 class GroupActor(TrialActor):

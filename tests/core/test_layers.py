@@ -27,3 +27,18 @@ def loaded_after_importing(names: tuple[str, ...]) -> list[str]:
 def test_the_search_imports_no_command():
     loaded = loaded_after_importing(SEARCH)
     assert [name for name in COMMANDS if name in loaded] == []
+
+
+TRAINING_AND_EXECUTORS = ("autoopt.runner", "autoopt.data", "autoopt.preflight", "autoopt.task", "autoopt.fused.trainer",
+                          "autoopt.fused.group", "autoopt.executors.build", "autoopt.executors.inline",
+                          "autoopt.executors.local", "autoopt.executors.fused", "autoopt.executors.ray",
+                          "autoopt.executors.ray_fused")  # fmt: skip
+THE_SEARCH = ("autoopt.space", "autoopt.spec", "autoopt.engine", "autoopt.trial_loop", "autoopt.phases",
+              "autoopt.phase_runs", "autoopt.recommend", "autoopt.storage.driver_cache")  # fmt: skip
+
+
+def test_training_and_the_executors_import_nothing_of_the_search():
+    # What crosses the layers (a trial's config, job and outcome) sits below both:
+    # autoopt.trial_config, autoopt.runner's TrialJob, autoopt.outcome.
+    loaded = loaded_after_importing(TRAINING_AND_EXECUTORS)
+    assert [name for name in THE_SEARCH if name in loaded] == []

@@ -12,7 +12,8 @@ from autoopt import build_spec
 from autoopt.errors import UserError
 from autoopt.optimizers import Range
 from autoopt.param_names import LOOKAHEAD, VARIANT, hyperparameters_of, param_name, split_param_name
-from autoopt.space import SearchSpace, TrialConfig, suggest_config
+from autoopt.space import SearchSpace, suggest_config
+from autoopt.trial_config import TrialConfig
 
 
 def sample(space: SearchSpace, n: int = 200) -> list[tuple[dict, TrialConfig]]:

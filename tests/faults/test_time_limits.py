@@ -13,7 +13,7 @@ from torch.utils.data import TensorDataset
 import autoopt
 from autoopt.data import load_data
 from autoopt.runner import FAIL, TrialJob, run_trial
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 from autoopt.storage import record
 from autoopt.task import Task
 from fault_support import MODELS, census, finish, search_command, start, trials_of

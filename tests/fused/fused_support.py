@@ -13,7 +13,7 @@ from torch.utils.data import TensorDataset
 from autoopt.data import Data, load_data
 from autoopt.optimizers import build
 from autoopt.runner import TrialJob, default_loss
-from autoopt.space import TrialConfig
+from autoopt.trial_config import TrialConfig
 from autoopt.task import Task
 
 
