@@ -53,6 +53,7 @@ MIN_JUMP = math.sqrt(10)  # ... and by at least this one (half a decade)
 OVERSHOOT = 10.0  # a screen this many times its peers' median size worse than that median ...
 BLOWN_UP = 0.5  # ... whose curve ends this share of its best's size above its best, blew up
 LEADERS = 2  # the best few confirmed configurations get more seeds again
+BOTTOMS_EARLY = 0.75  # a curve whose best epoch is within this share of its epochs bottoms early
 
 
 @dataclass(frozen=True)
@@ -233,11 +234,13 @@ def overshot(value: float, finals: Sequence[float], maximize: bool, curve: Seque
 
 
 def overfits(curve: Sequence[float], maximize: bool, tolerance: float) -> bool:
-    """Whether a curve bottoms well before its end and ends clearly worse than there."""
+    """Whether a curve bottoms well before its end (by ``BOTTOMS_EARLY`` of its epochs) and ends
+    worse than there by more than ``tolerance``. The one notion of "bottoms early": the search
+    races and steps such a run by it, and the recommendation advises stopping early by it."""
     if len(curve) < 4:
         return False
     best = min(range(len(curve)), key=lambda i: score(curve[i], maximize))
-    return best + 1 <= 0.75 * len(curve) and score(curve[-1], maximize) - score(curve[best], maximize) > tolerance
+    return best + 1 <= BOTTOMS_EARLY * len(curve) and score(curve[-1], maximize) - score(curve[best], maximize) > tolerance
 
 
 def overfit_factor(curve: Sequence[float], maximize: bool, tolerance: float) -> float | None:

@@ -30,13 +30,13 @@ from optuna.trial import FrozenTrial, TrialState
 from autoopt.errors import UserError
 from autoopt.optimizers import registry
 from autoopt.outcome import Cause
-from autoopt.phases import seed_noise
+from autoopt.phases import overfits, seed_noise
 from autoopt.trial_config import TrialConfig
 from autoopt.storage import load_existing_study, record, stored_cause
 
 TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie
-STOP_EARLY_BEFORE = 0.8  # advise stopping early when the best epoch is at most this fraction of the epochs
-STOP_EARLY_MARGIN = 0.01  # ... and the last epoch is worse by more than this fraction of the best (or the seed spread)
+STOP_EARLY_MARGIN = 0.01  # advise stopping early when the mean curve overfits (``phases.overfits``) by more than
+# this fraction of its best, or than the seed spread: the same notion of "bottoms early" as the search's
 
 
 @dataclass(frozen=True)
@@ -329,8 +329,7 @@ def summarize_curve(evidence: Evidence, maximize: bool) -> CurveSummary | None:
     sign = -1 if maximize else 1
     best = min(range(epochs), key=lambda i: sign * curve[i])  # the first of equal bests
     margin = max(evidence.std or 0.0, STOP_EARLY_MARGIN * abs(curve[best]))
-    stop_early = best + 1 <= STOP_EARLY_BEFORE * epochs and sign * (curve[-1] - curve[best]) > margin
-    return CurveSummary(epochs, best + 1, curve[best], curve[-1], stop_early)
+    return CurveSummary(epochs, best + 1, curve[best], curve[-1], overfits(curve, maximize, margin))
 
 
 def _chosen(study_name: str, evidence: Sequence[Evidence], maximize: bool) -> Evidence:
