@@ -11,7 +11,7 @@ import sys
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import autoopt
@@ -78,6 +78,7 @@ def test_any_study_name_round_trips_or_is_refused(name, kept_study, monkeypatch)
 
 
 @FUZZ
+@example(item="adam.lr=0.0001:0.01")  # a valid one, so that every run checks the search half
 @given(item=st.one_of(st.text(max_size=30), st.builds(
     lambda opt, hp, lo, hi: f"{opt}.{hp}={lo}:{hi}", st.sampled_from(["adam", "sgd", "lion", "nope", ""]),
     st.sampled_from(["lr", "beta1", "weight_decay", "momentum", "x"]),
@@ -92,6 +93,7 @@ def test_any_set_range_gives_a_search_or_a_clear_error(item, kept_study, monkeyp
 
 
 @FUZZ
+@example(url="sqlite:///fuzzed.db")
 @given(url=st.one_of(st.text(max_size=40), st.sampled_from(
     ["sqlite:///", "sqlite:////nonexistent/dir/x.db", "postgresql://nohost:99999/x", "mysql://u@h/d", "://",
      "sqlite:///:memory:", "postgresql://postgres@127.0.0.1:1/test", "sqlite:////proc/x.db", "foo+bar://x"])))
@@ -124,6 +126,7 @@ def toml_value(value) -> str:
 
 
 @FUZZ
+@example(study={"trials": 1}, space={"optimizers": ["adam"]})
 @given(study=st.dictionaries(st.sampled_from(["trials", "epochs", "timeout", "jobs", "seed", "retries", "sampler",
                                               "pruner", "unknown", "name"]), TOML_VALUES, max_size=4),
        space=st.dictionaries(st.sampled_from(["optimizers", "batch_size", "lookahead", "adam", "zzz"]), TOML_VALUES, max_size=3))
@@ -148,6 +151,7 @@ RETURNS = st.sampled_from(["float('nan')", "float('inf')", "'a string'", "None",
 
 
 @FUZZ
+@example(loss="-0.0", metric="-0.0", datasets="(train, valid)")
 @given(loss=RETURNS, metric=RETURNS, datasets=st.sampled_from(
     ["None", "(1, 2)", "()", "'ab'", "(train, None)", "(train, train, train)", "(train, valid)", "[train, valid]"]))
 def test_any_model_file_return_value_gives_a_search_or_a_clear_error(loss, metric, datasets, tmp_path, kept_study):
