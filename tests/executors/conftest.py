@@ -26,7 +26,7 @@ def ray_cluster() -> Iterator[None]:
     ray.shutdown()
 
 
-@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.ray) if name == "ray" else name for name in EXECUTORS])
+@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.ray) if name.startswith("ray") else name for name in EXECUTORS])
 def executor(request: pytest.FixtureRequest) -> Executor:
     """Each executor in turn."""
     return executor_named(request.param, request)

@@ -14,6 +14,7 @@ EXECUTORS: dict[str, dict[str, Any]] = {
     "local": {"jobs": 2},
     "fused": {"fuse": 2},
     "ray": {"backend": "ray"},  # on the cluster the ``ray_cluster`` fixture starts and connects to
+    "ray fused": {"backend": "ray", "fuse": 2},  # fused groups on that cluster's actors
 }
 
 
@@ -21,11 +22,20 @@ class Executor(NamedTuple):
     name: str
     settings: dict[str, Any]
 
+    @property
+    def fused(self) -> bool:
+        return self.settings.get("fuse", 1) > 1
+
+    @property
+    def on_ray(self) -> bool:
+        return self.settings.get("backend") == "ray"
+
 
 def executor_named(name: str, request: pytest.FixtureRequest) -> Executor:
-    if name == "ray":
+    executor = Executor(name, dict(EXECUTORS[name]))
+    if executor.on_ray:
         request.getfixturevalue("ray_cluster")
-    return Executor(name, dict(EXECUTORS[name]))
+    return executor
 
 
 def every_executor(request: pytest.FixtureRequest) -> list[Executor]:

@@ -1,7 +1,8 @@
 """The executor contract: a trial ends the same way, with the same records, wherever it runs.
 
 The same scenarios run on every executor: in a thread of the search (inline), in worker
-processes (local), in fused groups, and on a real Ray cluster. One model file
+processes (local), in fused groups, and on a real Ray cluster, one trial per actor or a
+fused group per actor. One model file
 (models/fates.py) gives every ending, chosen by the batch sizes a scenario's space
 allows; each scenario's search is real, small and seeded, runs once per executor, and is
 shared by the tests that read it, the per-executor ones and the cross-executor ones.
@@ -92,16 +93,15 @@ def test_a_trial_that_completes_stores_its_value_curve_and_where_it_ran(executor
         assert trial.user_attrs[record.WALL_TIME] > 0 and trial.user_attrs[record.ENV]["torch"]
     assert len(run.ended(TrialState.COMPLETE, Cause.COMPLETED)) == 2
     fused = [t for t in run.trials if "fused_group" in t.user_attrs]
-    assert len(fused) == (2 if executor.name == "fused" else 0)  # the fused case really trained fused
+    assert len(fused) == (2 if executor.fused else 0)  # the fused cases really trained fused
     on_nodes = [t for t in run.trials if "node" in t.user_attrs[record.ENV]]
-    assert len(on_nodes) == (2 if executor.name == "ray" else 0)
+    assert len(on_nodes) == (2 if executor.on_ray else 0)
 
 
 def test_every_executor_records_the_same_user_attrs(request: pytest.FixtureRequest, search) -> None:
-    keys = {e.name: {k for t in search(e, "completes").trials for k in t.user_attrs} for e in every_executor(request)}
-    inline = keys.pop("inline")
-    assert keys.pop("fused") == inline | FUSED_ATTRS
-    assert keys == {name: inline for name in keys}
+    executors = every_executor(request)
+    keys = {e.name: {k for t in search(e, "completes").trials for k in t.user_attrs} for e in executors}
+    assert keys == {e.name: keys["inline"] | (FUSED_ATTRS if e.fused else set()) for e in executors}
 
 
 def test_a_trial_that_diverges_is_pruned_as_diverged(executor: Executor, search) -> None:
