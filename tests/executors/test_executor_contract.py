@@ -64,7 +64,11 @@ def spec_for(executor: Executor, url: str, study: str, space: dict, **settings) 
 
 
 def trials_of(url: str, study: str) -> list[FrozenTrial]:
-    return optuna.load_study(study_name=study, storage=open_storage(url)).get_trials()
+    storage = open_storage(url)
+    try:
+        return optuna.load_study(study_name=study, storage=storage).get_trials()
+    finally:
+        storage.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +164,7 @@ def test_an_interrupted_search_leaves_no_running_trial_and_resumes(executor: Exe
     with pytest.raises(KeyboardInterrupt):
         autoopt.search(spec, progress=CtrlC())
     stopped = trials_of(url, "interrupted")
-    assert stopped and all(t.state == TrialState.FAIL for t in stopped)
+    assert stopped and all(t.state == TrialState.FAIL for t in stopped)  # none left RUNNING, none finished
     assert all(stored_cause(t.user_attrs) is Cause.INTERRUPTED for t in stopped)
 
     result = autoopt.search(spec)
