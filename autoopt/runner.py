@@ -21,13 +21,16 @@ import torch.nn.functional as F
 
 from autoopt.data import Data
 from autoopt.optimizers import build
-from autoopt.outcome import COMPLETE, DIVERGED_REASON, FAIL, PRUNED, Cause, TrialOutcome
-from autoopt.trial_config import TrialConfig
+from autoopt.outcome import COMPLETE, DIVERGED_REASON, FAIL, PRUNED, Cause, Failure, TrialOutcome
 from autoopt.task import Task
+from autoopt.trial_config import TrialConfig
 
 Reporter = Callable[[int, float, float], bool]
 EVAL_BATCH = 4096
 _SEEDED_BUILD = threading.Lock()  # see build_seeded
+# What the allocators say when they raise a plain RuntimeError (torch before 1.13, MPS, the CPU allocator).
+OUT_OF_MEMORY_MESSAGES = ("CUDA out of memory", "HIP out of memory", "MPS backend out of memory",
+                          "DefaultCPUAllocator: can't allocate memory")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,23 @@ class Pruned(Exception):
 
 class Diverged(Exception):
     pass
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device ran out of memory: torch's ``OutOfMemoryError``, a
+    ``MemoryError``, or a ``RuntimeError`` in an allocator's words."""
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and any(words in str(exc) for words in OUT_OF_MEMORY_MESSAGES)
+
+
+def user_code_failure(exc: Exception, batch_size: int) -> Failure:
+    """Why a trial failed when the model file's code raised ``exc``, one trial or a fused group alike:
+    out of memory (the failure policy retries it at half the batch size), else an error and where."""
+    if is_out_of_memory(exc):
+        return Failure(Cause.OUT_OF_MEMORY, f"out of memory at batch size {batch_size}: {exc}".strip())
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    return Failure(Cause.USER_ERROR, f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})")
 
 
 def default_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -170,14 +190,10 @@ def run_trial(task: Task, data: Data | None, job: TrialJob, reporter: Reporter, 
         out.value = out.curve[-1] if out.curve else None
     except Diverged as exc:
         out.state, out.cause, out.reason = FAIL, Cause.DIVERGED, f"{DIVERGED_REASON}: {exc}"
-    except (MemoryError, torch.cuda.OutOfMemoryError) as exc:
-        out.state, out.cause = FAIL, Cause.OUT_OF_MEMORY
-        out.reason = f"out of memory at batch size {job.config.batch_size}: {exc}".strip()
     except TimeoutError as exc:
         out.state, out.cause, out.reason = FAIL, Cause.TIMEOUT, f"timeout: {exc}"
-    except Exception as exc:  # noqa: BLE001 - a bug in user code fails its trial, not the search
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        out.state, out.cause = FAIL, Cause.USER_ERROR
-        out.reason = f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
+    except Exception as exc:  # noqa: BLE001 - a bug in user code (or OOM) fails its trial, not the search
+        failure = user_code_failure(exc, job.config.batch_size)
+        out.state, out.cause, out.reason = FAIL, failure.cause, failure.reason
     out.wall_time_s = time.perf_counter() - start
     return out

@@ -184,7 +184,8 @@ def with_optimizers(space: SearchSpace, names: list[str], *, where: str) -> Sear
 
 
 def with_lookahead(space: SearchSpace, mode: Any, *, where: str) -> SearchSpace:
-    mode = {True: "on", False: "off"}.get(mode, mode)
+    if isinstance(mode, bool):  # TOML's true/false; any other non-string (a list, a table) is refused below
+        mode = "on" if mode else "off"
     if mode not in LOOKAHEAD_MODES:
         raise UserError(f"{where}: lookahead must be one of {', '.join(LOOKAHEAD_MODES)} (or true/false), got {mode!r}.")
     return replace(space, lookahead=mode)

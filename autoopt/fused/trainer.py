@@ -8,7 +8,6 @@ calls and the same results (``Epoch``), so both report the same reasons for the 
 from __future__ import annotations
 
 import math
-import traceback
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,8 +15,8 @@ import torch
 
 from autoopt.data import Data
 from autoopt.fused.group import FusedGroup, GroupKey
-from autoopt.outcome import Cause, Failure
-from autoopt.runner import TrialJob, environment
+from autoopt.outcome import Failure
+from autoopt.runner import TrialJob, environment, user_code_failure
 from autoopt.task import Task
 
 
@@ -72,18 +71,17 @@ class GroupTrainer:
         try:
             self.group.add(job)
         except Exception as exc:  # noqa: BLE001 - the user's build_model, reported on its trial
-            return Failure(Cause.USER_ERROR, f"error: {type(exc).__name__}: {exc}")
+            return user_code_failure(exc, job.config.batch_size)
         return None
 
     def step(self) -> Epoch:
-        """Train every member one epoch and evaluate it; an error fails the epoch of all, with where it was raised."""
+        """Train every member one epoch and evaluate it; an error fails the epoch of all, classed as
+        ``run_trial`` classes it for one trial (out of memory, or a user error with where it was raised)."""
         try:
             losses = self.group.train_epoch()
             return Epoch(losses, self.group.evaluate())
         except Exception as exc:  # noqa: BLE001 - a failing group fails its members, not the search
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            reason = f"error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
-            return Epoch.failed(len(self.group), Failure(Cause.USER_ERROR, reason))
+            return Epoch.failed(len(self.group), user_code_failure(exc, self.group.key.batch_size))
 
     def keep(self, numbers: list[int]) -> None:
         """Keep training only the members whose trial numbers are in ``numbers``."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from autoopt.outcome import FAIL, PRUNED, Cause, TrialOutcome
+from autoopt.runner import user_code_failure
 from autoopt.storage import record, stored_cause
 
 
@@ -30,3 +32,26 @@ def test_an_outcome_without_a_cause_takes_the_one_its_state_implies():
     assert TrialOutcome(FAIL, reason="error: ValueError: bad").cause is Cause.USER_ERROR
     assert TrialOutcome(PRUNED).cause is Cause.PRUNED
     assert TrialOutcome(FAIL, cause=Cause.TIMEOUT).cause is Cause.TIMEOUT
+
+
+@pytest.mark.parametrize(("error", "cause"), [
+    (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), Cause.OUT_OF_MEMORY),
+    (MemoryError("cannot allocate activations"), Cause.OUT_OF_MEMORY),
+    (RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 15.78 GiB total capacity)"), Cause.OUT_OF_MEMORY),
+    (RuntimeError("MPS backend out of memory (MPS allocated: 1.2 GB)"), Cause.OUT_OF_MEMORY),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:114] DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"),
+     Cause.OUT_OF_MEMORY),
+    (RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x8 and 6x16)"), Cause.USER_ERROR),
+    (ValueError("out of memory, says the user's own message"), Cause.USER_ERROR),
+])  # fmt: skip
+def test_an_error_in_user_code_is_out_of_memory_only_when_an_allocator_says_so(error, cause):
+    """One classifier for a trial alone and a fused group (``autoopt.fused.trainer``), so both retry OOM alike."""
+    try:
+        raise error
+    except Exception as exc:  # noqa: BLE001 - the traceback is what the reason cites
+        failure = user_code_failure(exc, batch_size=64)
+    assert failure.cause is cause
+    if cause is Cause.OUT_OF_MEMORY:
+        assert failure.reason.startswith("out of memory at batch size 64: ")
+    else:
+        assert failure.reason.startswith(f"error: {type(error).__name__}: ") and "(at " in failure.reason

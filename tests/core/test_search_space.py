@@ -143,6 +143,7 @@ def test_a_linear_range_may_start_at_zero():
         ({"optimizers": []}, "--optimizers: name at least one optimizer"),
         ({"batch_size": [0, 32]}, "--batch-sizes: batch sizes are a list of positive integers"),
         ({"lookahead": "maybe"}, "--lookahead: lookahead must be one of search, on, off"),
+        ({"lookahead": []}, "--lookahead: lookahead must be one of search, on, off"),  # was a TypeError traceback
     ],
 )
 def test_bad_space_flag_names_the_flag(table, message):

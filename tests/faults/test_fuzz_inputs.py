@@ -1,12 +1,17 @@
 """Hostile and malformed input: every case is a valid search or a clear error (exit 2), never a
-traceback, and a study already in the storage is left intact."""
+traceback, and a study already in the storage is left intact.
+
+"A valid search" is checked, not assumed: the study is in the storage with a complete trial,
+and it has a recommendation. "A clear error" is one message, the one ``cli.main`` prints, with
+no traceback."""
 
 from __future__ import annotations
 
 import sys
+import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import autoopt
@@ -34,6 +39,27 @@ def kept_study(sqlite_url: str) -> str:
     return sqlite_url
 
 
+def searched(url: str, study: str) -> None:
+    """The search happened: ``study`` is stored with a complete trial, and recommends a configuration."""
+    assert any(t.state.name == "COMPLETE" for t in trials_of(url, study)), study
+    recommendation = autoopt.recommend(study, url)
+    assert recommendation.optimizer and recommendation.n_trials >= 1
+
+
+def searched_or_refused(code: int, err: str, url: str, study: str) -> None:
+    """Exit 0: the search happened; exit 2: one clear message on stderr, no traceback."""
+    assert code in (0, 2), err
+    if code == 0:
+        searched(url, study)
+    else:
+        clear_error(err)
+
+
+def clear_error(message: str) -> None:
+    assert message.startswith("error: ") and message.count("error: ") == 1, message
+    assert "Traceback" not in message and len(message.strip()) > len("error: "), message
+
+
 def intact(url: str) -> bool:
     trials = trials_of(url, "kept")
     return len(trials) == 2 and all(t.state.name == "COMPLETE" for t in trials)
@@ -52,24 +78,37 @@ def test_any_study_name_round_trips_or_is_refused(name, kept_study, monkeypatch)
 
 
 @FUZZ
+@example(item="adam.lr=0.0001:0.01")  # a valid one, so that every run checks the search half
 @given(item=st.one_of(st.text(max_size=30), st.builds(
     lambda opt, hp, lo, hi: f"{opt}.{hp}={lo}:{hi}", st.sampled_from(["adam", "sgd", "lion", "nope", ""]),
     st.sampled_from(["lr", "beta1", "weight_decay", "momentum", "x"]),
     st.one_of(st.floats(allow_nan=True), st.integers()), st.one_of(st.floats(allow_nan=True), st.integers()))))
-def test_any_set_range_gives_a_search_or_a_clear_error(item, kept_study, monkeypatch):
-    code = run_main(["search", str(MODELS / "quick.py"), "--study", "fuzzed", "--storage", kept_study, "--set", item,
+def test_any_set_range_gives_a_search_or_a_clear_error(item, kept_study, monkeypatch, capsys):
+    study = f"fuzzed-{uuid.uuid4().hex[:8]}"  # its own study per example: a search before it proves nothing
+    capsys.readouterr()
+    code = run_main(["search", str(MODELS / "quick.py"), "--study", study, "--storage", kept_study, "--set", item,
                      "--trials", "1", "--confirm-top", "0", "--sampler", "random"], monkeypatch)  # fmt: skip
-    assert code in (0, 2) and intact(kept_study)
+    searched_or_refused(code, capsys.readouterr().err, kept_study, study)
+    assert intact(kept_study)
 
 
 @FUZZ
+@example(url="sqlite:///fuzzed.db")
 @given(url=st.one_of(st.text(max_size=40), st.sampled_from(
     ["sqlite:///", "sqlite:////nonexistent/dir/x.db", "postgresql://nohost:99999/x", "mysql://u@h/d", "://",
      "sqlite:///:memory:", "postgresql://postgres@127.0.0.1:1/test", "sqlite:////proc/x.db", "foo+bar://x"])))
-def test_any_storage_url_gives_a_search_or_a_clear_error(url, tmp_path, monkeypatch):
+def test_any_storage_url_gives_a_search_or_a_clear_error(url, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
     code = run_main(["studies", "--storage", url], monkeypatch)
     assert code in (0, 2)
+    if code == 2:
+        clear_error(capsys.readouterr().err)
+    code = run_main(["search", str(MODELS / "quick.py"), "--study", "fuzzed", "--storage", url, "--trials", "1",
+                     "--epochs", "1", "--confirm-top", "0", "--sampler", "random"], monkeypatch)  # fmt: skip
+    # Where the search wrote: an empty --storage means the default one.
+    used = autoopt.build_spec(MODELS / "quick.py", overrides={"storage": url}).storage if code == 0 else url
+    searched_or_refused(code, capsys.readouterr().err, used, "fuzzed")
 
 
 TOML_VALUES = st.one_of(st.integers(-5, 50), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8),
@@ -87,6 +126,7 @@ def toml_value(value) -> str:
 
 
 @FUZZ
+@example(study={"trials": 1}, space={"optimizers": ["adam"]})
 @given(study=st.dictionaries(st.sampled_from(["trials", "epochs", "timeout", "jobs", "seed", "retries", "sampler",
                                               "pruner", "unknown", "name"]), TOML_VALUES, max_size=4),
        space=st.dictionaries(st.sampled_from(["optimizers", "batch_size", "lookahead", "adam", "zzz"]), TOML_VALUES, max_size=3))
@@ -99,8 +139,10 @@ def test_any_study_file_gives_a_search_or_a_clear_error(study, space, tmp_path, 
     try:
         spec = autoopt.build_spec(path, overrides={"trials": 1, "epochs": 1, "timeout": 30})
         autoopt.search(spec)
-    except UserError:
-        pass
+    except UserError as error:
+        clear_error(f"error: {error}")
+    else:
+        searched(spec.storage, spec.study_name)
     assert intact(kept_study)
 
 
@@ -109,6 +151,7 @@ RETURNS = st.sampled_from(["float('nan')", "float('inf')", "'a string'", "None",
 
 
 @FUZZ
+@example(loss="-0.0", metric="-0.0", datasets="(train, valid)")
 @given(loss=RETURNS, metric=RETURNS, datasets=st.sampled_from(
     ["None", "(1, 2)", "()", "'ab'", "(train, None)", "(train, train, train)", "(train, valid)", "[train, valid]"]))
 def test_any_model_file_return_value_gives_a_search_or_a_clear_error(loss, metric, datasets, tmp_path, kept_study):
@@ -129,9 +172,12 @@ def loss_fn(output, target):
 def metric(output, target):
     return {metric}
 """)
-    overrides = {"storage": kept_study, "study": "weird", "seed": 0, "confirm_top": 0, "trials": 2}
+    study = f"weird-{uuid.uuid4().hex[:8]}"  # its own study per example: a search before it proves nothing
+    overrides = {"storage": kept_study, "study": study, "seed": 0, "confirm_top": 0, "trials": 2}
     try:
         autoopt.search(autoopt.build_spec(path, overrides=overrides, space_table={"optimizers": ["adam"]}))
-    except UserError:
-        pass
+    except UserError as error:
+        clear_error(f"error: {error}")
+    else:
+        searched(kept_study, study)
     assert intact(kept_study)

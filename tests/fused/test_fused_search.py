@@ -17,7 +17,10 @@ from autoopt.errors import UserError
 from autoopt.executors.base import Finished, Report
 from autoopt.executors.fused import FusedExecutor
 from autoopt.fused import fusion_blocker
+from autoopt.fused.group import GroupKey
 from autoopt.fused.members import fused_size
+from autoopt.fused.trainer import GroupTrainer
+from autoopt.outcome import Cause
 from autoopt.runner import COMPLETE
 from autoopt.storage import record
 from autoopt.task import load_task
@@ -141,3 +144,29 @@ def test_on_ray_groups_are_sized_for_the_actors_device(tmp_path: Path, fuse, gpu
     task = load_task(spec.model_file)
     data = load_data(task.datasets(), task.path)
     assert fused_size(spec, task, data, torch.device("cpu")) == size
+
+
+class _OutOfMemoryInSecondEpoch(nn.Module):
+    """Runs out of memory at its 6th training step: the second epoch of 64 items in batches of 16."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net, self.steps = nn.Linear(6, 3), 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.steps += self.training
+        if self.steps > 5:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.net(x)
+
+
+def test_a_group_that_runs_out_of_memory_mid_epoch_fails_as_out_of_memory_as_a_trial_alone_does() -> None:
+    """Not as a user error: the failure policy retries out-of-memory trials at half the batch size."""
+    trainer = GroupTrainer(make_task(_OutOfMemoryInSecondEpoch), make_data(), torch.device("cpu"),
+                           GroupKey("adam", 16, False), batch_seed=0)  # fmt: skip
+    for number in (0, 1):
+        assert trainer.add(job(number, "adam", {"lr": 1e-3})) is None
+    assert trainer.step().failure is None
+    failure = trainer.step().failure
+    assert failure.cause is Cause.OUT_OF_MEMORY
+    assert failure.reason.startswith("out of memory at batch size 16: CUDA out of memory.")
