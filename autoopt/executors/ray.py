@@ -54,7 +54,8 @@ def runtime_env_for(folder: Path) -> dict[str, Any]:
 
 
 def connect(address: str | None, folder: Path) -> Path:
-    """Connect to the cluster at ``address`` (None: start Ray here); return the folder the actors run in.
+    """Connect to the cluster at ``address`` (None: start a Ray of our own here, unless
+    ``$RAY_ADDRESS`` names one or this driver is a Ray job); return the folder the actors run in.
 
     Ray takes a local working_dir only for a whole driver, so ``folder`` is shipped here,
     unless this driver is a Ray job (``autoopt sweep``), whose working_dir, our cwd, already
@@ -64,7 +65,11 @@ def connect(address: str | None, folder: Path) -> Path:
     in_job = JOB_CONFIG_VARIABLE in os.environ
     if not in_job:
         options["runtime_env"] = runtime_env_for(folder)
-    if address is None:
+    if address is None and not in_job and not os.environ.get("RAY_ADDRESS"):
+        # A Ray of our own, as --help promises: ray.init() with no address would join whatever
+        # cluster `ray start` left on this machine. --address auto joins that one on purpose.
+        address = "local"
+    if address in (None, "local"):
         options |= {"include_dashboard": False, "dashboard_host": "127.0.0.1"}
     try:
         ray.init(address=address, **options)
