@@ -94,10 +94,19 @@ def search_command(model: str, url: str, study: str, *args: str) -> list[str]:
             "--study", study, *FAST, *args]  # fmt: skip
 
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    """Ctrl-C's default action, in the child before it execs. A shell runs a background job
+    (``pytest &``, ``nohup ... &``) with SIGINT ignored, an ignored signal stays ignored across
+    exec, and Python then installs no KeyboardInterrupt handler: the search would never see the
+    Ctrl-C this suite sends, as a search started from a terminal does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(command: list[str], cwd: Path, marks: Path | None = None, **extra: str) -> subprocess.Popen[str]:
     """A search in its own process group (so Ctrl-C can reach it the way a terminal sends it)."""
     return subprocess.Popen(command, cwd=cwd, env=env(marks, **extra), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_ctrl_c_as_on_a_terminal)  # fmt: skip
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str]:
