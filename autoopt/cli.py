@@ -21,7 +21,7 @@ from autoopt.errors import UserError
 from autoopt.param_names import split_param_name
 from autoopt.storage import (
     STORAGE_ENV,
-    default_storage,
+    given_or_default_storage,
     normalize_url,
     require_existing_sqlite,
     require_study_name,
@@ -50,7 +50,7 @@ def reading_storage(storage: str | None, *, study: str | None = None) -> str:
 
     With ``study``, a name the storage does not hold is answered here too, before Optuna loads.
     """
-    url = storage or default_storage()
+    url = given_or_default_storage(storage)
     require_existing_sqlite(url)
     normalize_url(url)  # a URL that is none is answered before Optuna loads
     if study is not None:

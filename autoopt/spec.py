@@ -54,7 +54,7 @@ from autoopt.space import (
     with_lookahead_bounds,
     with_optimizers,
 )
-from autoopt.storage import default_storage
+from autoopt.storage import given_or_default_storage
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,8 @@ def build_spec(
     settings = {**from_file, **given}
     name = given.get("study")
     settings["study"] = from_file.get("study", target.stem) if name is None else name  # an empty --study is refused
-    settings["storage"] = given.get("storage") or from_file.get("storage") or default_storage()
+    settings["storage"] = (given_or_default_storage(given["storage"]) if given.get("storage") is not None else
+                           given_or_default_storage(from_file.get("storage"), where=f"{config}: [study].storage"))
     space = space_from_table(data.get("space", {}), where=f"{config}: [space]") if data else SearchSpace()
     if space_table:
         space = space_from_table(space_table, where=None, space=space)

@@ -34,6 +34,7 @@ from autoopt.storage.urls import (
     STORAGE_ENV,
     STORAGE_HELP,
     default_storage,
+    given_or_default_storage,
     hide_password,
     normalize_url,
     require_existing_sqlite,
@@ -74,7 +75,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "DEFAULT_STORAGE", "EXAMPLES", "STORAGE_ENV", "STORAGE_HELP", "default_storage", "hide_password",
-    "normalize_url", "record", "require_existing_sqlite", "require_study_name", "stored_cause", "unknown_study",
+    "DEFAULT_STORAGE", "EXAMPLES", "STORAGE_ENV", "STORAGE_HELP", "default_storage", "given_or_default_storage",
+    "hide_password", "normalize_url", "record", "require_existing_sqlite", "require_study_name", "stored_cause", "unknown_study",
     *_LAZY,
 ]  # fmt: skip

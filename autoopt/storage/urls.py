@@ -26,6 +26,17 @@ def default_storage() -> str:
     return os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
 
 
+def given_or_default_storage(url: str | None, *, where: str = "--storage") -> str:
+    """``url``, or the default when none was given; an empty one is a mistake (an unset shell
+    variable, say), refused rather than taken as "the default", as an empty --study is."""
+    if url is None:
+        return default_storage()
+    if not url.strip():
+        raise UserError(f"{where} is empty; pass a database URL, {EXAMPLES}, or leave it out for "
+                        f"${STORAGE_ENV}, else {DEFAULT_STORAGE}.")  # fmt: skip
+    return url
+
+
 def normalize_url(url: str) -> str:
     """``url`` as SQLAlchemy reads it, ``postgresql://`` meaning psycopg 3 (the driver autoopt installs)."""
     from sqlalchemy.engine import make_url  # not at module level: `--help` needs no database library

@@ -68,6 +68,7 @@ FLAG_MISTAKES = {
                             "--storage postgresql", "127.0.0.1:1/x: cannot connect (",
                             "Check that the database server is running"),
     "storage-malformed": (["--storage", "notaurl"], "--storage 'notaurl' is not a database URL"),
+    "storage-empty": (["--storage", ""], "--storage is empty; pass a database URL"),  # not the default in disguise
     "storage-folder-missing": (["--storage", "sqlite:////no/such/folder/t.db"], "the folder /no/such/folder does not exist"),
 }  # fmt: skip
 
