@@ -38,7 +38,10 @@ def _worker_main(conn: Connection, model_file: str, threads: int, gpu: int | Non
 
         def reporter(epoch: int, value: float, train_loss: float, number: int = job.number) -> bool:
             conn.send(("report", number, epoch, value, train_loss))
-            return conn.recv()
+            answer = conn.recv()
+            if answer is None:  # the driver is closing (Ctrl-C, the search's end): leave now, not when killed
+                raise SystemExit(0)
+            return answer
 
         conn.send(("done", job.number, run_trial(task, data, job, reporter, device=device)))
 
