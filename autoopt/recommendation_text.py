@@ -6,7 +6,8 @@ card shows them (``autoopt.dashboard.recommendation``).
 
 from __future__ import annotations
 
-from autoopt.recommend import TIE_STANDARD_ERRORS, Recommendation, TiedConfiguration
+from autoopt.evidence import TIE_STANDARD_ERRORS
+from autoopt.recommend import Recommendation, TiedConfiguration
 from autoopt.trial_config import TrialConfig
 
 

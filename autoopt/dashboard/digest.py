@@ -20,7 +20,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt.errors import UserError
-from autoopt.recommend import OptimizerSummary, Recommendation, finite, planned_noise, trial_curve
+from autoopt.evidence import finite, planned_noise, trial_curve
+from autoopt.recommend import OptimizerSummary, Recommendation
 from autoopt.recommend import leaderboard as variant_summaries
 from autoopt.storage import record
 from autoopt.tally import TrialCounts, count_trials, study_recommendation
