@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils._pytree import tree_map
 
 from autoopt.errors import UserError
 
@@ -52,6 +53,23 @@ class Split:
             else:
                 index = order[start : start + batch_size]
                 yield self.inputs[index], self.targets[index]
+
+    def member_batches(self, batch_size: int, generators: list[torch.Generator]) -> Iterator[tuple[Any, Any, int]]:
+        """One epoch of several trials at once, each over its own order: ``(inputs, targets, size)``
+        with a leading member dimension, and how many items each member's batch holds. Member
+        ``k``'s batches are the ones ``batches(batch_size, generator=generators[k])`` yields."""
+        if self.inputs is None:
+            streams = [self.batches(batch_size, generator=g) for g in generators]
+            for batch in zip(*streams):
+                inputs = tree_map(lambda *xs: torch.stack(xs), *(b[0] for b in batch))
+                targets = tree_map(lambda *xs: torch.stack(xs), *(b[1] for b in batch))
+                yield inputs, targets, len(batch[0][1])
+            return
+        n = len(self.inputs)
+        orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(self.inputs.device)
+        for start in range(0, n, batch_size):
+            index = orders[:, start : start + batch_size]
+            yield self.inputs[index], self.targets[index], index.shape[1]
 
 
 @dataclass

@@ -90,8 +90,8 @@ def _search(spec: StudySpec, progress: Progress) -> SearchResult:
     scale = 1.0
     if spec.warm_start and spec.calibrate:
         scale = stored_scale(study) if not is_new else _calibrate(spec, task, data, device, study, progress, result)
-    fuse = fused_size(spec, task, data, device)
-    with make_executor(spec, task, data, device, fuse=fuse) as executor:
+    fuse, least = fused_size(spec, task, data, device, epochs)
+    with make_executor(spec, task, data, device, fuse=fuse, least=least) as executor:
         loop = SearchPhases(study, spec, executor, progress, epochs, result)
         try:
             if spec.warm_start:

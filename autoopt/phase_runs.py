@@ -109,9 +109,12 @@ class SearchPhases(TrialLoop):
 
     def run_search_phase(self) -> None:
         self.progress.phase("searching inside the surviving optimizers", 0)
+        # The phased search steps from each result, so it starts as many trials as train side by side
+        # (not a fused executor's every slot: those would be chosen before any result is back).
+        width = self.executor.workers if self.spec.warm_start else self.executor.slots
         while True:
-            counted = self.counted(fresh=len(self.running) < self.executor.slots)
-            while self.can_start(counted) and self.affordable(self.confirm_reserve()):
+            counted = self.counted(fresh=len(self.running) < width)
+            while self.can_start(counted) and len(self.running) < width and self.affordable(self.confirm_reserve()):
                 self.start_trial(self.next_search_trial())
             if not self.running:
                 break
@@ -121,9 +124,8 @@ class SearchPhases(TrialLoop):
 
     def next_search_trial(self) -> optuna.Trial | None:
         """A queued trial (a retry) first; else the next point inside the race's survivors; None: TPE's ask."""
-        member = self.fused_member()
-        if member is not None or not self.spec.warm_start:
-            return member
+        if not self.spec.warm_start:
+            return self.fused_member()
         waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         if any(record.RETRY_OF in t.user_attrs or record.OOM_RETRY_OF in t.user_attrs for t in waiting):
             return None  # ask() takes the queued retry (other WAITING trials are other searches' asks in flight)
@@ -140,7 +142,7 @@ class SearchPhases(TrialLoop):
         return ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH, record.PHASE: record.PHASE_SEARCH})
 
     def fused_member(self) -> optuna.Trial | None:
-        """A trial for a fused group's free slot (its family and batch size), or None."""
+        """Without the phases (TPE alone): a trial for a fused group's free slot (its family and batch size), or None."""
         # Queued trials (retries) come first: a running group is refilled only when none wait.
         waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         key = self.executor.wanted_key(refill=not waiting)

@@ -142,9 +142,11 @@ SETTINGS: tuple[Setting, ...] = (
             rules=(_at_least(0),)),
     Setting("epoch_budget", int, None, "Stop starting search trials once this many epochs were trained (this run)",
             rules=(_at_least(1),)),
-    Setting("seed", int, None, "Seed: the same seed gives the same trials and values on CPU"),
+    Setting("seed", int, None, "Seed: the same seed gives the same trials and values on CPU (bit for bit across "
+            "processes with a fixed --fuse)"),
     Setting("jobs", int, 1, "Trials run in parallel processes on this machine", rules=(_at_least(1),)),
-    Setting("fuse", (int, str), 1, "Train K trials of one optimizer family at once as one vmapped model: K or auto",
+    Setting("fuse", (int, str), "auto", "Train up to K trials at once as one vmapped model: K, auto (small models, "
+            "where it pays) or 1 (off)",
             rules=(Rule(lambda v: v == "auto" or (type(v) is int and v >= 1), "a whole number >= 1 or auto"),),
             from_flag=_fuse_from_flag),
     Setting("sampler", str, "tpe", "tpe or random", rules=(_one_of(SAMPLERS),)),

@@ -71,7 +71,7 @@ class StudySpec:
     retries: int = 1  # re-runs of a trial lost to infrastructure (worker died, heartbeat lost), same params
     seed: int | None = None
     jobs: int = 1
-    fuse: int | str = 1  # trials trained together as one vmapped model (autoopt.fused); "auto": by model size
+    fuse: int | str = "auto"  # trials trained together as one vmapped model (autoopt.fused); "auto": by model size
     space: SearchSpace = field(default_factory=SearchSpace)
     sampler: str = "tpe"
     pruner: str = "auto"  # at rungs whose early rankings held until E (autoopt.pruning)

@@ -3,11 +3,11 @@
 1. Throughput (trials per hour at equal per-trial results). For each example in studies/,
    the same configurations (Adam, learning rates and betas drawn from the search's priors)
    are trained for the full epochs one at a time with ``runner.run_trial``, and in fused
-   groups of K = 1, 4, 16, 64 with ``FusedGroup`` on one shared batch order. Reported:
+   groups of K = 1, 4, 16, 64 with ``FusedGroup``. Reported:
    trials/hour of each and the ratio to one-at-a-time (median over repeats, measured side
    by side), and the largest difference between a member's final validation value and
-   the same configuration's value alone (the "equal per-trial results" check; alone runs
-   use the member's seed for the weights and the group's seed for the batch order).
+   the same configuration's value alone (the "equal per-trial results" check: a member's
+   weights and batch order come from its seed, as an unfused trial's do).
 2. Search. ``autoopt.search`` on digits with --fuse 1 and --fuse K, same seed, trials and
    epochs; reported: wall time until the best finished trial comes within 2% of the best
    value either search found, and the best value of each.
@@ -58,7 +58,7 @@ def sync(device: torch.device) -> None:
 
 
 def alone(task, data, config: TrialConfig, seed: int, epochs: int, device: torch.device) -> tuple[float, float]:
-    """Seconds and final value of one trial trained by itself (batch order of seed BATCH_SEED: see fused())."""
+    """Seconds and final value of one trial trained by itself."""
     job = TrialJob(0, config, seed, epochs)
     sync(device)
     start = time.perf_counter()
@@ -73,7 +73,7 @@ def fused(task, data, group_configs: list[TrialConfig], epochs: int, device: tor
     config = group_configs[0]
     sync(device)
     start = time.perf_counter()
-    group = FusedGroup(task, data, device, GroupKey(config.optimizer, config.batch_size, False), batch_seed=BATCH_SEED)
+    group = FusedGroup(task, data, device, GroupKey(config.optimizer, config.batch_size, False))
     for index, member in enumerate(group_configs):
         group.add(TrialJob(index, member, BATCH_SEED if index == 0 else 1000 + index, epochs))
     values: list[float] = []
@@ -89,7 +89,7 @@ def throughput(name: str, sizes: list[int], epochs: int, repeats: int, device: t
     data = load_data(task.datasets(), task.path).to(device)
     pool = configs(max(sizes), BATCH_SIZE[name])
     fused(task, data, pool[:2], 1, device)  # warm-up: first vmap and allocator costs
-    # One at a time: the group's first member (seed BATCH_SEED, so its batch order is the group's).
+    # One at a time: the group's first member (seed BATCH_SEED).
     alone_s = statistics.median(alone(task, data, pool[0], BATCH_SEED, epochs, device)[0] for _ in range(repeats))
     alone_rate = 3600 / alone_s
     print(f"\n== {name} on {device.type} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}, "
@@ -101,7 +101,7 @@ def throughput(name: str, sizes: list[int], epochs: int, repeats: int, device: t
         for _ in range(repeats):
             seconds, values = fused(task, data, pool[:size], epochs, device)
             times.append(seconds)
-        # Equal results: the first member trained alone on the group's batch order.
+        # Equal results: the first member trained alone.
         difference = abs(values[0] - alone(task, data, pool[0], BATCH_SEED, epochs, device)[1])
         rate = size * 3600 / statistics.median(times)
         print(f"{size:>4} {statistics.median(times):>9.3f} {rate:>13,.0f} {rate / alone_rate:>6.2f}x {difference:>21.2e}")

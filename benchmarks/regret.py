@@ -21,6 +21,7 @@ Methods:
   autoopt-no-overfit  the default with the overfitting rule switched off (a run whose curve bottoms
                       early is raced by its final value and searched in plain half-decade steps);
                       not a setting users have, so this method patches autoopt.phases in-process
+  autoopt-unfused     {"fuse": 1}: every trial alone (the default fuses where it measures that it pays)
 A method whose settings autoopt's build_spec rejects is reported unavailable and skipped.
 
 Every method searches the same batch sizes: autoopt's defaults, 16-256, as a user's search does
@@ -63,6 +64,7 @@ AUTOOPT_METHODS: dict[str, dict[str, Any]] = {
     "autoopt-no-confirm": {"confirm_top": 0},
     "autoopt-no-calibrate": {"calibrate": False},
     "autoopt-no-overfit": {},
+    "autoopt-unfused": {"fuse": 1},
 }
 # Batch sizes every method searches. "default": autoopt's defaults, as a user's search runs;
 # a pick may then use a size the grid lacks (it is re-trained all the same, and may beat the
@@ -79,6 +81,7 @@ METHODS = ("optuna-tpe", "random", *AUTOOPT_METHODS)
 BASELINE = "optuna-tpe"
 # Goals for autoopt (with its defaults).
 MAX_REGRET, MEDIAN_REGRET, MAX_TRAININGS = 3.0, 1.0, 33
+UNFUSED, FUSION_SPEEDUP = "autoopt-unfused", 2.0  # issue 15: the default search with fusion against without
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -284,6 +287,13 @@ def goals(report: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
         faster = {t: ours[t]["summary"]["mean_wall_s"] <= base[t]["mean_wall_s"] for t in base}
         out.append(("wall time <= optuna-tpe's on every task", all(faster.values()),
                     ", ".join(f"{t} {ours[t]['summary']['mean_wall_s'] / base[t]['mean_wall_s']:.2f}x" for t in base)))  # fmt: skip
+    fused = {t: (tasks[t]["methods"][UNFUSED]["summary"], ours[t]["summary"]) for t in ours
+             if "summary" in tasks[t]["methods"].get(UNFUSED, {})}  # fmt: skip
+    if fused:
+        out.append((f"fused search >= {FUSION_SPEEDUP:g}x faster than {UNFUSED} on every task",
+                    all(off["mean_wall_s"] >= FUSION_SPEEDUP * on["mean_wall_s"] for off, on in fused.values()),
+                    ", ".join(f"{t} {off['mean_wall_s'] / on['mean_wall_s']:.2f}x (regret {_pct(on['median_regret'])} vs "
+                              f"{_pct(off['median_regret'])})" for t, (off, on) in fused.items())))  # fmt: skip
     return out
 
 

@@ -39,6 +39,12 @@ class Executor(ABC):
 
     slots: int
 
+    @property
+    def workers(self) -> int:
+        """How many trials train side by side each at its own pace: ``slots``, unless several
+        slots share one fused group (a search that waits for each result starts this many)."""
+        return self.slots
+
     @abstractmethod
     def submit(self, job: TrialJob) -> None:
         """Start ``job`` in a free slot."""

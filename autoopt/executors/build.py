@@ -17,16 +17,20 @@ if TYPE_CHECKING:  # the spec flows down as data; the executors import nothing o
     from autoopt.spec import StudySpec
 
 
-def make_executor(spec: StudySpec, task: Task, data: Data | None, device: torch.device, *, fuse: int = 1) -> Executor:
+def make_executor(spec: StudySpec, task: Task, data: Data | None, device: torch.device, *, fuse: int = 1,
+                  least: int = 2) -> Executor:
     """Where ``spec``'s trials run: on Ray with ``--backend ray``; in fused groups of ``fuse`` when
-    ``fuse > 1``; else in threads of this process for ``--jobs 1``, worker processes for more."""
+    ``fuse > 1`` (groups of fewer than ``least`` train one at a time); else in threads of this process for ``--jobs 1``, worker processes for more.
+    The phased search (``spec.warm_start``) submits together what should train together and
+    never asks for members to fill a group, so its groups are not refilled."""
+    refill = not spec.warm_start
     if spec.backend == "ray":  # Ray is an optional extra
         from autoopt.executors.ray import RayExecutor
         from autoopt.executors.ray_fused import RayFusedExecutor
 
-        return RayFusedExecutor(spec, task, size=fuse) if fuse > 1 else RayExecutor(spec)
+        return RayFusedExecutor(spec, task, size=fuse, least=least, refill=refill) if fuse > 1 else RayExecutor(spec)
     if fuse > 1:
-        return FusedExecutor(task, data, device, size=fuse, workers=spec.jobs)
+        return FusedExecutor(task, data, device, size=fuse, least=least, workers=spec.jobs, refill=refill)
     if spec.jobs == 1:
         return InlineExecutor(task, data, device)
     return LocalExecutor(task.path, slots=spec.jobs)

@@ -1,4 +1,4 @@
-"""Trials trained in fused groups: up to ``size`` members of one optimizer family and batch size at once.
+"""Trials trained in fused groups: up to ``size`` members of one batch size (and Lookahead on or off) at once.
 
 To the engine this is an executor like the others: jobs go in one by one, and every
 member still sends one ``Report`` per epoch, waits for its own answer, and ends with its
@@ -6,16 +6,18 @@ own ``Finished``; pruning, storage and progress are per trial as before. Two thi
 new, both hooks of ``Executor`` that do nothing elsewhere: ``wanted_key()`` tells the
 engine which family and batch size the next trial should have so that it can join a
 group, and ``member_attrs()`` gives what a member's record needs to say how it was
-trained (group, size, shared batch order).
+trained (its group and the group's size). Any families fuse in one group (each member
+keeps its own rule, weights and batch order: ``autoopt.fused.group``), so the screen's
+families, a round of confirmations or a family's search share their forward passes.
 
 A group starts training at the engine's next ``poll`` after its first job, so the jobs the
 engine submits in one go start together. While it trains, a member that is pruned,
 fails or finishes frees its slot, and a job of the same key joins at the next epoch
-boundary, with the group's batch order from there on. A group admits at most
+boundary. A group admits at most
 ``REFILL_GENERATIONS * size`` members: refilling forever would pin the whole search to
 the first family the sampler drew, so the sampler gets to choose a new family and batch
-size at least every that many trials. Jobs the fused rules cannot train (another
-optimizer, an option such as ``amsgrad``) run alone, as the inline executor runs them.
+size at least every that many trials. Jobs the fused rules cannot train (an optimizer
+without a rule, an option such as ``amsgrad``) run alone, as the inline executor runs them.
 
 Where a group trains is the one thing subclasses change: here a ``GroupTrainer`` in a
 thread of the search; with ``--backend ray`` (``autoopt.executors.ray_fused``) the same
@@ -91,10 +93,15 @@ class FusedExecutor(InlineExecutor):
 
     Like the inline executor, groups train in threads of the driver process, and events
     and answers pass through its queues; what its job queue carries here is a whole group.
+    With ``refill=False`` (the phased search, which submits what should train together in one
+    go and never fills a group's free slots) a group that starts with fewer than ``least`` jobs
+    trains them one at a time: a small group is slower than the plain loop
+    (``autoopt.fused.payoff``).
     """
 
-    def __init__(self, task: Task, data: Data, device: torch.device, *, size: int, workers: int = 1) -> None:
-        self.size = size
+    def __init__(self, task: Task, data: Data, device: torch.device, *, size: int, least: int = 2,
+                 workers: int = 1, refill: bool = True) -> None:  # fmt: skip
+        self.size, self.least, self.refill, self._workers = size, least, refill, workers
         self._lock = threading.Lock()
         self._groups: list[_Slots] = []
         self._unlaunched: list[_Slots] = []
@@ -102,6 +109,10 @@ class FusedExecutor(InlineExecutor):
         self._closing = False
         super().__init__(task, data, device, slots=workers)
         self.slots = size * workers
+
+    @property
+    def workers(self) -> int:
+        return self._workers
 
     # ---- the engine's side -------------------------------------------------------------
 
@@ -116,7 +127,7 @@ class FusedExecutor(InlineExecutor):
             return open_groups[0].key if open_groups else None
 
     def member_attrs(self, number: int) -> dict[str, int]:
-        """How trial ``number`` was trained: its group, the group's size, the shared batch order."""
+        """How trial ``number`` was trained: its group and the group's size."""
         return self._attrs.get(number, {})
 
     def submit(self, job: TrialJob) -> None:
@@ -124,7 +135,7 @@ class FusedExecutor(InlineExecutor):
         key = group_key(job.config)
         with self._lock:
             alone = not fusable(job.config)
-            group = None if alone else next((g for g in self._groups if g.key == key and g.accepts()), None)
+            group = None if alone else next((g for g in self._groups if g.key.admits(key) and g.accepts()), None)
             if group is None:
                 group = _Slots(key, 1 if alone else self.size, leader=job.number, alone=alone)
                 self._groups.append(group)
@@ -135,7 +146,14 @@ class FusedExecutor(InlineExecutor):
     def poll(self, timeout: float) -> list[Event]:
         with self._lock:  # what the engine submitted since its last poll starts together
             for group in self._unlaunched:
-                self._jobs.put(group)
+                if group.alone or self.refill or len(group.pending) >= self.least:
+                    self._jobs.put(group)
+                    continue
+                self._groups.remove(group)  # too few to pay: each trains alone
+                for job in group.pending:
+                    alone = _Slots(group.key, 1, leader=job.number, alone=True, pending=[job], admitted=1)
+                    self._groups.append(alone)
+                    self._jobs.put(alone)
             self._unlaunched.clear()
         return super().poll(timeout)
 
@@ -152,8 +170,8 @@ class FusedExecutor(InlineExecutor):
             else:
                 self._run_group(slots, self._trainer)
 
-    def _trainer(self, key: GroupKey, batch_seed: int) -> GroupTrainer:
-        return GroupTrainer(self.task, self.data, self.device, key, batch_seed=batch_seed)
+    def _trainer(self, key: GroupKey) -> GroupTrainer:
+        return GroupTrainer(self.task, self.data, self.device, key)
 
     def _take_alone(self, slots: _Slots) -> TrialJob:
         """The one job of a group that runs alone; the group is done with."""
@@ -184,13 +202,13 @@ class FusedExecutor(InlineExecutor):
             slots.training += len(joining)
             return joining
 
-    def _run_group(self, slots: _Slots, open_trainer: Callable[[GroupKey, int], Trainer]) -> Trainer | None:
-        """Train ``slots``' group to its end with a trainer ``open_trainer(key, batch_seed)`` opens; return it."""
+    def _run_group(self, slots: _Slots, open_trainer: Callable[[GroupKey], Trainer]) -> Trainer | None:
+        """Train ``slots``' group to its end with a trainer ``open_trainer(key)`` opens; return it."""
         trainer: Trainer | None = None
         members: list[_Member] = []
         while (joining := self._take_joiners(slots, len(members))) is not None:
             for job in joining:
-                trainer = trainer or open_trainer(slots.key, job.seed)
+                trainer = trainer or open_trainer(slots.key)
                 members += self._admit(trainer, slots, job)
             if not members:
                 continue
@@ -202,8 +220,7 @@ class FusedExecutor(InlineExecutor):
 
     def _admit(self, trainer: Trainer, slots: _Slots, job: TrialJob) -> list[_Member]:
         member = _Member(job, TrialOutcome(state=COMPLETE, env=dict(trainer.env)), time.perf_counter())
-        self._attrs[job.number] = {"fused_group": slots.leader, "fused_size": slots.size,
-                                   "fused_batch_seed": trainer.batch_seed, "fused_batch_skip": trainer.epochs_drawn}  # fmt: skip
+        self._attrs[job.number] = {"fused_group": slots.leader, "fused_size": slots.size}
         if (failure := trainer.add(job)) is not None:
             self._fail(member, failure)
             return []

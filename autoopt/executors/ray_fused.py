@@ -50,14 +50,14 @@ class GroupActor(TrialActor):
         """Where its members train: the node and the device, for their records."""
         return environment(self.device) | {"node": self.node}
 
-    def open(self, key: GroupKey, batch_seed: int) -> None:
-        self.trainer = GroupTrainer(self.task, self.data, self.device, key, batch_seed=batch_seed)
+    def open(self, key: GroupKey) -> None:
+        self.trainer = GroupTrainer(self.task, self.data, self.device, key)
 
     def add(self, job: TrialJob) -> Failure | None:
         return self.trainer.add(job)
 
-    def step(self) -> tuple[Epoch, int]:
-        return self.trainer.step(), self.trainer.epochs_drawn
+    def step(self) -> Epoch:
+        return self.trainer.step()
 
     def keep(self, numbers: list[int]) -> None:
         self.trainer.keep(numbers)
@@ -78,12 +78,11 @@ class RemoteTrainer:
     join fails with that reason.
     """
 
-    def __init__(self, placed: _Placed, key: GroupKey, batch_seed: int) -> None:
-        self.actor, self.env, self.batch_seed = placed.actor, placed.env, batch_seed
-        self.epochs_drawn = 0
+    def __init__(self, placed: _Placed, key: GroupKey) -> None:
+        self.actor, self.env = placed.actor, placed.env
         self.lost: Failure | None = None
         self._members = 0
-        self.actor.open.remote(key, batch_seed)  # an actor runs one caller's calls in order: no wait
+        self.actor.open.remote(key)  # an actor runs one caller's calls in order: no wait
 
     def _get(self, ref: Any) -> Any:
         try:
@@ -104,8 +103,7 @@ class RemoteTrainer:
         result = self._get(self.actor.step.remote()) if self.lost is None else None
         if self.lost is not None:
             return Epoch.failed(self._members, self.lost)
-        epoch, self.epochs_drawn = result
-        return epoch
+        return result
 
     def keep(self, numbers: list[int]) -> None:
         self._members = len(numbers)
@@ -116,11 +114,12 @@ class RemoteTrainer:
 class RayFusedExecutor(FusedExecutor):
     """``FusedExecutor`` whose groups train on Ray actors; each driver thread keeps one actor busy."""
 
-    def __init__(self, spec: StudySpec, task: Task, *, size: int) -> None:
+    def __init__(self, spec: StudySpec, task: Task, *, size: int, least: int = 2, refill: bool = True) -> None:
         self._actors = SlotActors(spec, GroupActor)
         self._started: set[Any] = set()  # every actor alive or starting, to kill on close
         self._fatal: UserError | None = None
-        super().__init__(task, None, torch.device("cpu"), size=size, workers=self._actors.count())
+        super().__init__(task, None, torch.device("cpu"), size=size, workers=self._actors.count(),
+                         least=least, refill=refill)  # fmt: skip
 
     def poll(self, timeout: float) -> list[Event]:
         if self._fatal is not None:

@@ -14,6 +14,7 @@ import traceback
 import warnings
 
 import torch
+from torch.utils._pytree import tree_map
 
 from autoopt.data import Data
 from autoopt.fused.stack import StackedModel
@@ -61,7 +62,8 @@ def _compare_one_step(task: Task, data: Data, device: torch.device) -> str | Non
     buffers = {name: torch.stack([row[1][name] for row in rows]) for name in stack.buffer_names}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        grads, losses = stack.loss_and_grad(torch.stack([row[0] for row in rows]), buffers, inputs, targets)
+        each = tree_map(lambda x: x.expand(len(models), *x.shape), (inputs, targets))  # one batch for both
+        grads, losses = stack.loss_and_grad(torch.stack([row[0] for row in rows]), buffers, *each)
     unbatched = [str(w.message) for w in caught if "batching rule" in str(w.message)]
     if unbatched:  # vmap would loop over the members one by one: no gain, and slower than plain trials
         op = unbatched[0].split("batching rule for ")[-1].split(".")[0]

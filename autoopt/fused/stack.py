@@ -33,7 +33,7 @@ class StackedModel:
         self.width = sum(self.sizes)
         self.buffer_names = [name for name, _ in template.named_buffers()]
         # Dropout and other random layers draw independently per member, as separate trials would.
-        self._loss_and_grad = vmap(grad_and_value(self._member_loss), in_dims=(0, 0, None, None), randomness="different")
+        self._loss_and_grad = vmap(grad_and_value(self._member_loss), in_dims=(0, 0, 0, 0), randomness="different")
         self._forward = vmap(self._member_forward, in_dims=(0, 0, None), randomness="different")
 
     def row(self, module: torch.nn.Module) -> tuple[Tensor, dict[str, Tensor]]:
@@ -52,7 +52,8 @@ class StackedModel:
         return self.loss_fn(self._member_forward(row, buffers, inputs), targets)
 
     def loss_and_grad(self, params: Tensor, buffers: dict[str, Tensor], inputs: Any, targets: Any) -> tuple[Tensor, Tensor]:
-        """Each member's gradient ``[K, P]`` and loss ``[K]`` on one shared batch."""
+        """Each member's gradient ``[K, P]`` and loss ``[K]``, each on its own batch (``inputs`` and
+        ``targets`` lead with the member dimension)."""
         return self._loss_and_grad(params, buffers, inputs, targets)
 
     def forward(self, params: Tensor, buffers: dict[str, Tensor], inputs: Any) -> Tensor:

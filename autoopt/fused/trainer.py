@@ -38,12 +38,6 @@ class Trainer(Protocol):
 
     env: dict[str, str]  # where the members train, for their records
 
-    @property
-    def batch_seed(self) -> int: ...
-
-    @property
-    def epochs_drawn(self) -> int: ...
-
     def add(self, job: TrialJob) -> Failure | None: ...
 
     def step(self) -> Epoch: ...
@@ -54,17 +48,9 @@ class Trainer(Protocol):
 class GroupTrainer:
     """A group trained here: members join with ``add``, train with ``step``, leave with ``keep``."""
 
-    def __init__(self, task: Task, data: Data, device: torch.device, key: GroupKey, *, batch_seed: int) -> None:
-        self.group = FusedGroup(task, data, device, key, batch_seed=batch_seed)
+    def __init__(self, task: Task, data: Data, device: torch.device, key: GroupKey) -> None:
+        self.group = FusedGroup(task, data, device, key)
         self.env = environment(device)
-
-    @property
-    def batch_seed(self) -> int:
-        return self.group.batch_seed
-
-    @property
-    def epochs_drawn(self) -> int:
-        return self.group.epochs_drawn
 
     def add(self, job: TrialJob) -> Failure | None:
         """Add ``job`` as a member; why it could not join (its ``build_model`` raised), or None."""

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 SEARCH = ("autoopt.engine", "autoopt.trial_loop", "autoopt.phase_runs", "autoopt.phases", "autoopt.pattern_search",
-          "autoopt.study", "autoopt.recommend")  # fmt: skip
+          "autoopt.study", "autoopt.evidence", "autoopt.recommend")  # fmt: skip
 COMMANDS = ("autoopt.cli", "autoopt.progress", "autoopt.listing", "autoopt.sweep_cli", "rich.live")
 
 
@@ -30,11 +30,11 @@ def test_the_search_imports_no_command():
 
 
 TRAINING_AND_EXECUTORS = ("autoopt.runner", "autoopt.data", "autoopt.preflight", "autoopt.task", "autoopt.fused.trainer",
-                          "autoopt.fused.group", "autoopt.executors.build", "autoopt.executors.inline",
+                          "autoopt.fused.group", "autoopt.fused.payoff", "autoopt.executors.build", "autoopt.executors.inline",
                           "autoopt.executors.local", "autoopt.executors.fused", "autoopt.executors.ray",
                           "autoopt.executors.ray_fused")  # fmt: skip
 THE_SEARCH = ("autoopt.space", "autoopt.spec", "autoopt.engine", "autoopt.trial_loop", "autoopt.phases",
-              "autoopt.phase_runs", "autoopt.recommend", "autoopt.storage.driver_cache")  # fmt: skip
+              "autoopt.phase_runs", "autoopt.evidence", "autoopt.recommend", "autoopt.storage.driver_cache")  # fmt: skip
 
 
 def test_training_and_the_executors_import_nothing_of_the_search():

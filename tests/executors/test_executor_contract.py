@@ -38,7 +38,7 @@ SCENARIOS = {
     "runs out of memory": ({"batch_size": [64]}, {"trials": 1}),
 }
 # What a fused member's record says besides (autoopt.executors.fused.FusedExecutor.member_attrs).
-FUSED_ATTRS = {"fused_group", "fused_size", "fused_batch_seed", "fused_batch_skip"}
+FUSED_ATTRS = {"fused_group", "fused_size"}
 
 
 def cause_of(trial: FrozenTrial) -> Cause | None:

@@ -35,15 +35,14 @@ def job(number: int, optimizer: str, kwargs: dict, *, lookahead: dict | None = N
     return TrialJob(number, TrialConfig(optimizer, kwargs, lookahead, batch_size), 100 + number if seed is None else seed, epochs)
 
 
-def train_alone(task: Task, data: Data, trial: TrialJob, *, batch_seed: int, epochs: int, skip: int = 0) -> torch.Tensor:
-    """The member's configuration trained by itself with torch.optim (or Lion / Lookahead) on the group's batch order."""
+def train_alone(task: Task, data: Data, trial: TrialJob, *, epochs: int) -> torch.Tensor:
+    """The member's configuration trained by itself with torch.optim (or Lion / Lookahead), its
+    weights and batch order drawn from its own seed as an unfused trial draws them."""
     torch.manual_seed(trial.seed)
     model = task.build_model()
     optimizer = build(model.parameters(), trial.config.optimizer, trial.config.optimizer_kwargs,
                       lookahead=trial.config.lookahead)  # fmt: skip
-    order = torch.Generator().manual_seed(batch_seed)
-    for _ in range(skip):
-        torch.randperm(len(data.train), generator=order)
+    order = torch.Generator().manual_seed(trial.seed)
     for _ in range(epochs):
         for inputs, targets in data.train.batches(trial.config.batch_size, generator=order):
             optimizer.zero_grad()

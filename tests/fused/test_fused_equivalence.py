@@ -1,4 +1,4 @@
-"""Each member of a fused group trains as its configuration trains alone on the same batch order."""
+"""Each member of a fused group trains as its configuration trains alone: same weights, same batch order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from fused_support import job, make_data, make_task, train_alone
 
 from autoopt.fused import FusedGroup, GroupKey
 
-BATCH_SEED = 7
 EPOCHS = 2
 
 # Two or three members per family with different hyperparameters (and SGD's three variants).
@@ -33,8 +32,7 @@ MEMBERS = {
 
 
 def _group(task, data, jobs, *, lookahead: bool) -> FusedGroup:
-    group = FusedGroup(task, data, torch.device("cpu"), GroupKey(jobs[0].config.optimizer, 16, lookahead),
-                       batch_seed=BATCH_SEED)  # fmt: skip
+    group = FusedGroup(task, data, torch.device("cpu"), GroupKey(jobs[0].config.optimizer, 16, lookahead))
     for trial in jobs:
         group.add(trial)
     return group
@@ -50,18 +48,18 @@ def test_each_member_matches_its_optimizer_trained_alone(optimizer: str, lookahe
     for _ in range(EPOCHS):
         group.train_epoch()
     for index, trial in enumerate(jobs):
-        expected = train_alone(task, data, trial, batch_seed=BATCH_SEED, epochs=EPOCHS)
+        expected = train_alone(task, data, trial, epochs=EPOCHS)
         torch.testing.assert_close(group.rows["params"][index], expected, rtol=1e-4, atol=1e-5)
 
 
-def test_a_member_that_joins_later_matches_alone_training_from_the_groups_batch_order_at_that_epoch() -> None:
+def test_a_member_that_joins_later_trains_as_it_would_alone_from_its_first_epoch() -> None:
     task, data = make_task(), make_data()
     first, joiner = job(0, "adam", MEMBERS["adam"][0]), job(1, "adam", MEMBERS["adam"][1])
     group = _group(task, data, [first], lookahead=False)
     group.train_epoch()
     group.add(joiner)
     group.train_epoch()
-    expected = train_alone(task, data, joiner, batch_seed=BATCH_SEED, epochs=1, skip=1)
+    expected = train_alone(task, data, joiner, epochs=1)
     torch.testing.assert_close(group.rows["params"][1], expected, rtol=1e-4, atol=1e-5)
 
 
@@ -85,6 +83,25 @@ def test_dropping_members_keeps_the_rest_training_as_before() -> None:
     group.train_epoch()
     group.keep([1])
     group.train_epoch()
-    expected = train_alone(task, data, jobs[1], batch_seed=BATCH_SEED, epochs=2)
+    expected = train_alone(task, data, jobs[1], epochs=2)
     torch.testing.assert_close(group.rows["params"][0], expected, rtol=1e-4, atol=1e-5)
     assert [trial.number for trial in group.jobs] == [1]
+
+
+@pytest.mark.parametrize("lookahead", [False, True], ids=["plain", "lookahead"])
+def test_members_of_every_family_in_one_group_each_train_as_alone(lookahead: bool) -> None:
+    # One group across families (the screen, a round of confirmations): each family's rule runs
+    # on its own block of rows, whatever order the members arrive and leave in.
+    task, data = make_task(), make_data()
+    jobs = [job(i, name, MEMBERS[name][i % len(MEMBERS[name])], lookahead={"k": 3, "alpha": 0.5} if lookahead else None)
+            for i, name in enumerate(list(MEMBERS) + ["adam", "sgd"])]  # fmt: skip
+    group = _group(task, data, jobs[:5], lookahead=lookahead)
+    group.train_epoch()
+    for trial in jobs[5:]:
+        group.add(trial)
+    group.keep([i for i, trial in enumerate(group.jobs) if trial.number not in (1, 7)])  # one early, one late member leave
+    group.train_epoch()
+    for index, trial in enumerate(group.jobs):
+        expected = train_alone(task, data, trial, epochs=2 if trial.number < 5 else 1)
+        torch.testing.assert_close(group.rows["params"][index], expected, rtol=1e-4, atol=1e-5)
+    assert sorted(trial.number for trial in group.jobs) == [n for n in range(len(jobs)) if n not in (1, 7)]

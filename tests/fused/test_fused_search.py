@@ -138,12 +138,13 @@ def test_fuse_auto_is_accepted(tmp_path: Path) -> None:
     assert autoopt.build_spec(_model_file(tmp_path), overrides={"fuse": "auto"}).fuse == "auto"
 
 
-@pytest.mark.parametrize(("fuse", "gpus_per_trial", "size"), [(4, 0.0, 4), ("auto", 0.0, 16), ("auto", 0.5, 64)])
-def test_on_ray_groups_are_sized_for_the_actors_device(tmp_path: Path, fuse, gpus_per_trial: float, size: int) -> None:
+@pytest.mark.parametrize(("fuse", "gpus_per_trial", "sizes"), [(4, 0.0, (4, 2)), ("auto", 0.5, (64, 2))])
+def test_on_ray_groups_are_sized_for_the_actors_device(tmp_path: Path, fuse, gpus_per_trial: float, sizes) -> None:
+    # Auto on GPU actors cannot be measured from a CPU driver: every size pays there (launch-bound).
     spec = autoopt.build_spec(_model_file(tmp_path), overrides={"backend": "ray", "fuse": fuse, "gpus_per_trial": gpus_per_trial})
     task = load_task(spec.model_file)
     data = load_data(task.datasets(), task.path)
-    assert fused_size(spec, task, data, torch.device("cpu")) == size
+    assert fused_size(spec, task, data, torch.device("cpu")) == sizes
 
 
 class _OutOfMemoryInSecondEpoch(nn.Module):
@@ -163,7 +164,7 @@ class _OutOfMemoryInSecondEpoch(nn.Module):
 def test_a_group_that_runs_out_of_memory_mid_epoch_fails_as_out_of_memory_as_a_trial_alone_does() -> None:
     """Not as a user error: the failure policy retries out-of-memory trials at half the batch size."""
     trainer = GroupTrainer(make_task(_OutOfMemoryInSecondEpoch), make_data(), torch.device("cpu"),
-                           GroupKey("adam", 16, False), batch_seed=0)  # fmt: skip
+                           GroupKey("adam", 16, False))  # fmt: skip
     for number in (0, 1):
         assert trainer.add(job(number, "adam", {"lr": 1e-3})) is None
     assert trainer.step().failure is None
