@@ -11,7 +11,7 @@ import math
 import optuna
 from optuna.trial import TrialState
 
-from autoopt import pattern_search, phases
+from autoopt import confirmations, pattern_search, phases
 from autoopt.executors.base import Executor
 from autoopt.fused.members import ask_member, member_params
 from autoopt.outcome import Cause
@@ -46,7 +46,7 @@ class SearchPhases(TrialLoop):
         top, seeds = self.spec.confirm_top, self.spec.confirm_seeds
         if not top or seeds < 2:
             return 0
-        return top * (seeds - 1) + phases.LEADERS * seeds
+        return top * (seeds - 1) + confirmations.LEADERS * seeds
 
     def plan(self, *, store: bool = False) -> phases.Plan:
         """What the finished trials say now; recomputed only when another trial has finished, and
@@ -156,14 +156,14 @@ class SearchPhases(TrialLoop):
         the leaders and whatever ties them, while the budget lasts."""
         top, seeds = self.spec.confirm_top, self.spec.confirm_seeds
         survivors = self.plan().survivors
-        first = phases.confirm_round(self.study.get_trials(deepcopy=False), self.maximize, candidates=top, seeds=seeds,
+        first = confirmations.confirm_round(self.study.get_trials(deepcopy=False), self.maximize, candidates=top, seeds=seeds,
                                      families=survivors)  # fmt: skip
         self.progress.phase(f"confirming the top {top} on {seeds} seeds each", len(first))
         self.run_confirmations(first)
         for _ in range(2):  # the leaders, then whatever still ties the leader
             trials = self.study.get_trials(deepcopy=False)
             tolerance = 2 * (phases.noise(trials, self.epochs, self.maximize) or 0.0) / math.sqrt(2 * seeds)
-            more = phases.leaders_round(trials, self.maximize, seeds=2 * seeds, tolerance=tolerance)
+            more = confirmations.leaders_round(trials, self.maximize, seeds=2 * seeds, tolerance=tolerance)
             if not more or self.out_of_time() or not self.affordable():
                 break
             self.progress.phase(f"confirming the leaders on {2 * seeds} seeds each", len(more))

@@ -14,13 +14,12 @@
    the search is spent inside them. A run's prospect is its final value, or, when its curve
    overfits (its learning rate too large for E epochs), its curve's minimum.
 4. **Search** (``autoopt.pattern_search``): inside each surviving family, a pattern search
-   around its incumbent (the learning rate in half-decade steps, or for a run that overfits a jump that moves its
-   minimum to the last epoch; the next batch size, Lookahead on or off; then the learning
-   rate in quarter-decade steps), then TPE on that family's branch once its neighbourhood
-   is tried.
-5. **Confirm**: the top configurations (at least one per surviving family) get fresh
-   seeds, the leaders more again, as SMAC's intensification does: the recommendation is a
-   mean over seeds, not a lucky run.
+   around its incumbent (the learning rate in half-decade steps, or for a run that overfits
+   a jump that moves its minimum to the last epoch; the next batch size, Lookahead on or
+   off; then quarter-decade steps), then TPE on its branch once its neighbourhood is tried.
+5. **Confirm** (``autoopt.confirmations``): the top configurations (at least one per
+   surviving family) get fresh seeds, the leaders more again, as SMAC's intensification
+   does: the recommendation is a mean over seeds, not a lucky run.
 
 Every function here reads trials and returns a decision, so a resumed or concurrent
 search re-derives the same state: a screen or confirmation that was interrupted (stored
@@ -39,7 +38,6 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt.settings import DEFAULT_BUDGET  # re-exported: the phases plan within it
 from autoopt.storage import record
 
 AGREEMENT_TO_PRUNE = 0.8  # share of pairs whose order at a rung is their order at E
@@ -52,7 +50,6 @@ SLOWEST_JUMP = 1 / 30  # an overfitting run's learning rate is cut by at most th
 MIN_JUMP = math.sqrt(10)  # ... and by at least this one (half a decade)
 OVERSHOOT = 10.0  # a screen this many times its peers' median size worse than that median ...
 BLOWN_UP = 0.5  # ... whose curve ends this share of its best's size above its best, blew up
-LEADERS = 2  # the best few confirmed configurations get more seeds again
 BOTTOMS_EARLY = 0.75  # a curve whose best epoch is within this share of its epochs bottoms early
 
 
@@ -143,11 +140,10 @@ def seed_noise(groups: Iterable[Sequence[float]], maximize: bool) -> float | Non
 def noise(trials: Sequence[FrozenTrial], epochs: int, maximize: bool = False) -> float | None:
     """The seed noise of a final value, as a standard deviation.
 
-    The median over the better half of the configurations trained on several seeds once
-    there are any; before that,
-    the epoch-to-epoch jitter of the last epochs of the full-length curves (which moves with
-    the batch order and a small validation set, as seeds do). Never below ``NOISE_FLOOR`` of
-    the best value's size.
+    The median over the better half of the configurations trained on several seeds once there
+    are any; before that, the epoch-to-epoch jitter of the last epochs of the full-length curves
+    (which moves with the batch order and a small validation set, as seeds do). Never below
+    ``NOISE_FLOOR`` of the best value's size.
     """
     estimate = seed_noise(seed_values(trials).values(), maximize)
     if estimate is None:
@@ -286,55 +282,6 @@ def survivors(runs: Sequence[Run], maximize: bool, tolerance: float) -> list[str
     return [name for name, _ in ranking][: max(least, min(most, len(close)))]
 
 
-# ---- confirmation ---------------------------------------------------------------------------
-
-
-def confirm_round(trials: Sequence[FrozenTrial], maximize: bool, *, candidates: int, seeds: int,
-                  families: Sequence[str] = ()) -> list[tuple[dict[str, Any], int]]:  # fmt: skip
-    """Re-runs that bring the best ``candidates`` distinct configurations (the best of each of
-    ``families`` among them) to ``seeds`` values each: ``(params, original trial number)``."""
-    by_number = {t.number: t for t in trials}
-    runs = sorted(runs_of(trials), key=lambda r: score(r.value, maximize))
-    chosen: list[Run] = []
-    for family in families:  # at least one per surviving family
-        best = next((r for r in runs if r.family == family), None)
-        if best is not None and len(chosen) < candidates:
-            chosen.append(best)
-    for run in runs:
-        if len(chosen) >= candidates:
-            break
-        if run not in chosen and not any(run.params == c.params for c in chosen):
-            chosen.append(run)
-    return _top_up(trials, by_number, [r.number for r in chosen], seeds)
-
-
-def leaders_round(trials: Sequence[FrozenTrial], maximize: bool, *, seeds: int,
-                  tolerance: float) -> list[tuple[dict[str, Any], int]]:  # fmt: skip
-    """Re-runs that bring the best confirmed configurations, and any whose mean is within
-    ``tolerance`` (a standard error) of the leader's, to ``seeds`` values each."""
-    by_number = {t.number: t for t in trials}
-    means = sorted(((statistics.fmean(v), n) for n, v in seed_values(trials).items() if len(v) >= 2),
-                   key=lambda pair: score(pair[0], maximize))  # fmt: skip
-    if not means:
-        return []
-    lead = score(means[0][0], maximize)
-    chosen = [n for i, (m, n) in enumerate(means) if i < LEADERS or score(m, maximize) - lead <= tolerance]
-    return _top_up(trials, by_number, chosen, seeds)
-
-
-def _top_up(trials: Sequence[FrozenTrial], by_number: dict[int, FrozenTrial], numbers: Sequence[int],
-            seeds: int) -> list[tuple[dict[str, Any], int]]:  # fmt: skip
-    """For each configuration, as many re-runs as it lacks to reach ``seeds`` (running and queued ones count)."""
-    have: dict[int, int] = defaultdict(int)
-    for t in trials:
-        if phase_of(t) == record.PHASE_CONFIRM and t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING):
-            have[int(t.user_attrs[record.CONFIRM_OF])] += 1
-    pending = []
-    for number in numbers:
-        pending += [(dict(by_number[number].params), number)] * max(0, seeds - 1 - have[number])
-    return pending
-
-
 def plan_of(trials: Sequence[FrozenTrial], *, budget: int, epochs: int, maximize: bool, race: bool) -> Plan:
     """What the stored trials say now: noise, rung agreement, survivors, screened values, overfitting."""
     plan = Plan(budget, epochs, noise(trials, epochs, maximize))
@@ -348,6 +295,3 @@ def plan_of(trials: Sequence[FrozenTrial], *, budget: int, epochs: int, maximize
                                and overfits(r.curve, maximize, tolerance)})  # fmt: skip
     return plan
 
-
-__all__ = ["DEFAULT_BUDGET", "Plan", "Run", "candidate_rungs", "confirm_round", "leaders_round",
-           "noise", "phase_of", "seed_noise", "plan_of", "runs_of", "seed_values", "survivors", "trusted_rungs"]  # fmt: skip

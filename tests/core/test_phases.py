@@ -13,7 +13,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 import autoopt
-from autoopt import pattern_search, phases
+from autoopt import confirmations, pattern_search, phases
 from autoopt.pruning import TrustedRungPruner
 from autoopt.space import SearchSpace
 from autoopt.storage import record
@@ -185,7 +185,7 @@ def test_confirmation_takes_one_candidate_per_surviving_family_and_fills_up_with
     study = optuna.create_study()
     for i, (name, value) in enumerate([("adam", 1.0), ("adam", 1.1), ("adam", 1.2), ("sgd", 2.0), ("lion", 3.0)]):
         study.add_trial(_run(i, [value], optimizer=name, lr=10 ** -(i + 1)))
-    pending = phases.confirm_round(study.get_trials(), False, candidates=3, seeds=2, families=["adam", "lion"])
+    pending = confirmations.confirm_round(study.get_trials(), False, candidates=3, seeds=2, families=["adam", "lion"])
     assert sorted(of for _, of in pending) == [0, 1, 4]
 
 
