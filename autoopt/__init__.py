@@ -24,27 +24,27 @@ from autoopt.errors import UserError
 # public name -> the module that defines it
 _LAZY = {
     "optimizers": "autoopt.optimizers",
-    "SearchResult": "autoopt.engine",
-    "search": "autoopt.engine",
-    "Recommendation": "autoopt.recommend",
-    "recommend": "autoopt.recommend",
-    "Pruned": "autoopt.runner",
-    "TrialContext": "autoopt.runner",
-    "StudySpec": "autoopt.spec",
-    "build_spec": "autoopt.spec",
-    "Task": "autoopt.task",
-    "load_task": "autoopt.task",
+    "SearchResult": "autoopt.engine.run",
+    "search": "autoopt.engine.run",
+    "Recommendation": "autoopt.engine.recommend",
+    "recommend": "autoopt.engine.recommend",
+    "Pruned": "autoopt.training.runner",
+    "TrialContext": "autoopt.training.runner",
+    "StudySpec": "autoopt.engine.spec",
+    "build_spec": "autoopt.engine.spec",
+    "Task": "autoopt.training.task",
+    "load_task": "autoopt.training.task",
 }
 
 _SUBMODULES = {"optimizers"}  # exported as the module itself
 
 if TYPE_CHECKING:
     from autoopt import optimizers
-    from autoopt.engine import SearchResult, search
-    from autoopt.recommend import Recommendation, recommend
-    from autoopt.runner import Pruned, TrialContext
-    from autoopt.spec import StudySpec, build_spec
-    from autoopt.task import Task, load_task
+    from autoopt.engine.run import SearchResult, search
+    from autoopt.engine.recommend import Recommendation, recommend
+    from autoopt.training.runner import Pruned, TrialContext
+    from autoopt.engine.spec import StudySpec, build_spec
+    from autoopt.training.task import Task, load_task
 
 
 def __getattr__(name: str) -> Any:
@@ -62,11 +62,12 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """``autoopt.recommend`` is the function, as it was when this package imported it eagerly.
+    """``autoopt.recommend`` and ``autoopt.search`` stay the functions, as they were when this
+    package imported them eagerly.
 
-    Importing the submodule ``autoopt.recommend`` makes Python set the package's attribute of
-    that name to the module; this keeps the function there instead (``from autoopt.recommend
-    import ...`` reads ``sys.modules`` and is unaffected).
+    Importing a submodule of the same name would make Python set the package's attribute of
+    that name to the module; this keeps the function there instead (``from autoopt.x import
+    ...`` reads ``sys.modules`` and is unaffected).
     """
 
     def __setattr__(self, name: str, value: Any) -> None:

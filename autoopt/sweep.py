@@ -60,7 +60,7 @@ def submit(study_file: Path, *, address: str = DEFAULT_ADDRESS, storage: str | N
            study: str | None = None) -> str:  # fmt: skip
     """Schedule the search ``study_file`` describes on the cluster; return the sweep's id at once."""
     from autoopt.executors.ray import runtime_env_for  # imports Ray, an optional extra
-    from autoopt.spec import build_spec  # imports torch: not for `autoopt sweep --help`
+    from autoopt.engine.spec import build_spec  # imports torch: not for `autoopt sweep --help`
 
     study_file = Path(study_file).expanduser().resolve()
     if study_file.suffix != ".toml":

@@ -29,11 +29,11 @@ import optuna
 import torch
 
 import autoopt
-from autoopt.data import load_data
-from autoopt.fused import FusedGroup, GroupKey
-from autoopt.runner import COMPLETE, TrialJob, pick_device, run_trial
+from autoopt.training.data import load_data
+from autoopt.training.fused import FusedGroup, GroupKey
+from autoopt.training.runner import COMPLETE, TrialJob, pick_device, run_trial
 from autoopt.trial_config import TrialConfig
-from autoopt.task import load_task
+from autoopt.training.task import load_task
 
 STUDIES = Path(__file__).resolve().parent.parent / "studies"
 BATCH_SIZE = {"digits": 64, "diabetes": 32}

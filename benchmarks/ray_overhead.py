@@ -37,13 +37,13 @@ from ray import tune  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
-from autoopt import engine  # noqa: E402
+from autoopt.engine import run as engine  # noqa: E402
 from autoopt.executors.ray import RayExecutor, runtime_env_for  # noqa: E402
 from autoopt.executors.base import Report  # noqa: E402
-from autoopt.runner import TrialJob  # noqa: E402
-from autoopt.space import SearchSpace, suggest_config  # noqa: E402
+from autoopt.training.runner import TrialJob  # noqa: E402
+from autoopt.engine.space import SearchSpace, suggest_config  # noqa: E402
 from autoopt.trial_config import TrialConfig  # noqa: E402
-from autoopt.spec import StudySpec  # noqa: E402
+from autoopt.engine.spec import StudySpec  # noqa: E402
 
 HERE = Path(__file__).parent
 NODE = {"num_cpus": 2, "object_store_memory": 100 * 2**20, "node_ip_address": "127.0.0.1"}

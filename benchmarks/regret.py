@@ -20,7 +20,7 @@ Methods:
   autoopt-no-calibrate {"calibrate": False}
   autoopt-no-overfit  the default with the overfitting rule switched off (a run whose curve bottoms
                       early is raced by its final value and searched in plain half-decade steps);
-                      not a setting users have, so this method patches autoopt.phases in-process
+                      not a setting users have, so this method patches autoopt.engine.phases in-process
   autoopt-unfused     {"fuse": 1}: every trial alone (the default fuses where it measures that it pays)
 A method whose settings autoopt's build_spec rejects is reported unavailable and skipped.
 
@@ -71,8 +71,8 @@ AUTOOPT_METHODS: dict[str, dict[str, Any]] = {
 # target). "grid": the grid's two sizes, which favours every method (most targets sit at the
 # smaller one).
 SIZES = ("default", "grid")
-DEFAULT_BATCH_SIZES = [16, 32, 64, 128, 256]  # autoopt.space.SearchSpace's default
-# Ablations of rules that are not settings: method -> {attribute of autoopt.phases: replacement}.
+DEFAULT_BATCH_SIZES = [16, 32, 64, 128, 256]  # autoopt.engine.space.SearchSpace's default
+# Ablations of rules that are not settings: method -> {attribute of autoopt.engine.phases: replacement}.
 PATCHED_PHASES: dict[str, dict[str, Any]] = {
     "autoopt-no-overfit": {"overfit_factor": lambda curve, maximize, tolerance: None,
                            "prospect": lambda run, maximize, tolerance: run.value},
@@ -201,8 +201,8 @@ def autoopt_search(task: Task, overrides: dict[str, Any], seed: int, folder: str
 
 @contextlib.contextmanager
 def _patched_phases(method: str) -> Iterator[None]:
-    """The ablation's replacements in autoopt.phases for the duration of one search."""
-    from autoopt import phases
+    """The ablation's replacements in autoopt.engine.phases for the duration of one search."""
+    from autoopt.engine import phases
 
     saved = {name: getattr(phases, name) for name in PATCHED_PHASES.get(method, {})}
     try:

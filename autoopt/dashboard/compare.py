@@ -23,7 +23,7 @@ from autoopt.dashboard.digest import UNKNOWN, leaderboard, load_views, single_di
 from autoopt.dashboard.figures import LAYOUT, colours, label
 from autoopt.dashboard.rendering import page_response
 from autoopt.errors import UserError
-from autoopt.evidence import gather, optimizer_ranking
+from autoopt.engine.evidence import gather, optimizer_ranking
 from autoopt.storage import record, study_id_of
 
 UNFINISHED_STATES = (("PRUNED", "pruned"), ("FAIL", "failed"), ("RUNNING", "running"))

@@ -20,12 +20,12 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt.errors import UserError
-from autoopt.evidence import finite, planned_noise, trial_curve
-from autoopt.recommend import OptimizerSummary, Recommendation
-from autoopt.recommend import leaderboard as variant_summaries
+from autoopt.engine.evidence import finite, planned_noise, trial_curve
+from autoopt.engine.recommend import OptimizerSummary, Recommendation
+from autoopt.engine.recommend import leaderboard as variant_summaries
 from autoopt.storage import record
-from autoopt.tally import TrialCounts, count_trials, study_recommendation
-from autoopt.trial_rows import trial_row
+from autoopt.engine.tally import TrialCounts, count_trials, study_recommendation
+from autoopt.engine.trial_rows import trial_row
 
 UNKNOWN = "unknown"
 
@@ -115,7 +115,7 @@ class BatchBox:
 
 @dataclass(frozen=True)
 class RangeTestView:
-    """The study's learning-rate range test (``autoopt.calibrate``), checked as it is read."""
+    """The study's learning-rate range test (``autoopt.engine.calibrate``), checked as it is read."""
 
     optimizer: str
     lrs: list[float]
@@ -141,7 +141,7 @@ class StudyDigest:
     direction: str  # "maximize" or "minimize"
     metric: str
     info: dict[str, Any]  # the study's "autoopt" attribute, {} for foreign studies
-    counts: TrialCounts  # as every screen counts them (autoopt.tally)
+    counts: TrialCounts  # as every screen counts them (autoopt.engine.tally)
     leaderboard: list[LeaderboardRow]
     points: list[TrialView]  # finished search trials: the learning-rate picture
     pruned_points: list[TrialView]
@@ -189,7 +189,7 @@ def leaderboard(
 ) -> list[LeaderboardRow]:
     """One row per optimizer, best first, over search trials (confirmations re-check, not compete).
 
-    The per-variant best and median come from ``autoopt.recommend.leaderboard``, so this
+    The per-variant best and median come from ``autoopt.engine.recommend.leaderboard``, so this
     page and ``autoopt recommend`` can never disagree.
     """
     finished = [t for t in frozen if t.state.is_finished()]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from autoopt.dashboard.rendering import number
-from autoopt.recommend import Recommendation
-from autoopt.recommendation_text import TIE_HEADLINE, describe_tied, stop_early_advice
+from autoopt.engine.recommend import Recommendation
+from autoopt.engine.recommendation_text import TIE_HEADLINE, describe_tied, stop_early_advice
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from autoopt.dashboard.context import Site
 from autoopt.dashboard.digest import study_info
 from autoopt.dashboard.figures import colours
 from autoopt.dashboard.rendering import page_response
-from autoopt.recommend import Recommendation
+from autoopt.engine.recommend import Recommendation
 from autoopt.storage import study_id_of
-from autoopt.tally import TrialCounts, summarize_study
+from autoopt.engine.tally import TrialCounts, summarize_study
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class StudyRow:
     metric: str
     direction: str  # "maximize", "minimize", or "2 objectives"
     model_file: str
-    counts: TrialCounts  # as `autoopt studies` counts them (autoopt.tally)
+    counts: TrialCounts  # as `autoopt studies` counts them (autoopt.engine.tally)
     leader: Recommendation | None  # what `autoopt recommend` says; None: no finished trial, or several objectives
 
 

@@ -11,10 +11,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from autoopt.runner import TrialJob, TrialOutcome
+from autoopt.training.runner import TrialJob, TrialOutcome
 
 if TYPE_CHECKING:
-    from autoopt.fused.group import GroupKey
+    from autoopt.training.fused.group import GroupKey
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from autoopt.data import Data
+from autoopt.training.data import Data
 from autoopt.executors.base import Executor
 from autoopt.executors.fused import FusedExecutor
 from autoopt.executors.inline import InlineExecutor
 from autoopt.executors.local import LocalExecutor
-from autoopt.task import Task
+from autoopt.training.task import Task
 
 if TYPE_CHECKING:  # the spec flows down as data; the executors import nothing of the search
-    from autoopt.spec import StudySpec
+    from autoopt.engine.spec import StudySpec
 
 
 def make_executor(spec: StudySpec, task: Task, data: Data | None, device: torch.device, *, fuse: int = 1,

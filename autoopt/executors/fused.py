@@ -7,7 +7,7 @@ new, both hooks of ``Executor`` that do nothing elsewhere: ``wanted_key()`` tell
 engine which family and batch size the next trial should have so that it can join a
 group, and ``member_attrs()`` gives what a member's record needs to say how it was
 trained (its group and the group's size). Any families fuse in one group (each member
-keeps its own rule, weights and batch order: ``autoopt.fused.group``), so the screen's
+keeps its own rule, weights and batch order: ``autoopt.training.fused.group``), so the screen's
 families, a round of confirmations or a family's search share their forward passes.
 
 A group starts training at the engine's next ``poll`` after its first job, so the jobs the
@@ -36,16 +36,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from autoopt.data import Data
+from autoopt.training.data import Data
 from autoopt.executors.base import Event, Finished, Report
 from autoopt.executors.inline import InlineExecutor
-from autoopt.fused.group import GroupKey
-from autoopt.fused.rules import NotFusable, member_hyperparameters
-from autoopt.fused.trainer import Epoch, GroupTrainer, Trainer
+from autoopt.training.fused.group import GroupKey
+from autoopt.training.fused.rules import NotFusable, member_hyperparameters
+from autoopt.training.fused.trainer import Epoch, GroupTrainer, Trainer
 from autoopt.outcome import COMPLETE, DIVERGED_REASON, FAIL, PRUNED, Cause, Failure, TrialOutcome
-from autoopt.runner import TrialJob, run_trial
+from autoopt.training.runner import TrialJob, run_trial
 from autoopt.trial_config import TrialConfig
-from autoopt.task import Task
+from autoopt.training.task import Task
 
 REFILL_GENERATIONS = 2
 
@@ -96,7 +96,7 @@ class FusedExecutor(InlineExecutor):
     With ``refill=False`` (the phased search, which submits what should train together in one
     go and never fills a group's free slots) a group that starts with fewer than ``least`` jobs
     trains them one at a time: a small group is slower than the plain loop
-    (``autoopt.fused.payoff``).
+    (``autoopt.training.fused.payoff``).
     """
 
     def __init__(self, task: Task, data: Data, device: torch.device, *, size: int, least: int = 2,

@@ -7,10 +7,10 @@ import threading
 
 import torch
 
-from autoopt.data import Data
+from autoopt.training.data import Data
 from autoopt.executors.base import Event, Executor, Finished, Report
-from autoopt.runner import TrialJob, run_trial
-from autoopt.task import Task
+from autoopt.training.runner import TrialJob, run_trial
+from autoopt.training.task import Task
 
 
 class InlineExecutor(Executor):

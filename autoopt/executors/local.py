@@ -17,7 +17,7 @@ import torch
 
 from autoopt.executors.base import Event, Executor, Finished, Report
 from autoopt.outcome import FAIL, Cause, TrialOutcome
-from autoopt.runner import TrialJob, pick_device, run_trial
+from autoopt.training.runner import TrialJob, pick_device, run_trial
 
 
 def _worker_main(conn: Connection, model_file: str, threads: int, gpu: int | None) -> None:
@@ -27,8 +27,8 @@ def _worker_main(conn: Connection, model_file: str, threads: int, gpu: int | Non
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
     torch.set_num_threads(threads)
-    from autoopt.data import load_data  # imported here: the child starts clean under spawn
-    from autoopt.task import load_task
+    from autoopt.training.data import load_data  # imported here: the child starts clean under spawn
+    from autoopt.training.task import load_task
 
     task = load_task(model_file)
     device = pick_device()

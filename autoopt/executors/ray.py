@@ -33,10 +33,10 @@ from ray.exceptions import RayError
 from autoopt.errors import UserError
 from autoopt.executors.base import Event, Executor, Finished, Report
 from autoopt.outcome import FAIL, Cause, TrialOutcome
-from autoopt.runner import TrialJob, pick_device, run_trial
+from autoopt.training.runner import TrialJob, pick_device, run_trial
 
 if TYPE_CHECKING:  # the spec flows down as data; the executors import nothing of the search
-    from autoopt.spec import StudySpec
+    from autoopt.engine.spec import StudySpec
 
 JOB_CONFIG_VARIABLE = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray in a job's driver
 
@@ -93,8 +93,8 @@ class TrialActor:
     def __init__(self, model_path: str, threads: int) -> None:
         import torch
 
-        from autoopt.data import load_data
-        from autoopt.task import load_task
+        from autoopt.training.data import load_data
+        from autoopt.training.task import load_task
 
         torch.set_num_threads(threads)
         self.task = load_task(Path.cwd() / model_path)  # cwd is the shipped folder; an absolute path wins

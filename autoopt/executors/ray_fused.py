@@ -31,14 +31,14 @@ from autoopt.errors import UserError
 from autoopt.executors.base import Event, Finished, Report
 from autoopt.executors.fused import FusedExecutor
 from autoopt.executors.ray import SlotActors, TrialActor, died_reason
-from autoopt.fused.group import GroupKey
-from autoopt.fused.trainer import Epoch, GroupTrainer
+from autoopt.training.fused.group import GroupKey
+from autoopt.training.fused.trainer import Epoch, GroupTrainer
 from autoopt.outcome import FAIL, Cause, Failure, TrialOutcome
-from autoopt.runner import TrialJob, environment
-from autoopt.task import Task
+from autoopt.training.runner import TrialJob, environment
+from autoopt.training.task import Task
 
 if TYPE_CHECKING:  # the spec flows down as data; the executors import nothing of the search
-    from autoopt.spec import StudySpec
+    from autoopt.engine.spec import StudySpec
 
 
 class GroupActor(TrialActor):

@@ -1,6 +1,6 @@
 """Each optimizer's update rule over K members at once, each member with its own hyperparameters.
 
-A fused group (``autoopt.fused``) keeps every member's parameters as one row of a flat
+A fused group (``autoopt.training.fused``) keeps every member's parameters as one row of a flat
 ``[K, P]`` tensor, so a step of any rule here is a handful of elementwise ops on whole
 ``[K, P]`` tensors (not a loop over parameters, nor over members). Hyperparameters arrive
 as ``[K, 1]`` tensors and broadcast along the row; so does the step count, which is per
@@ -13,7 +13,7 @@ registry entry (``OptimizerInfo.fused``) and names the hyperparameters it reads;
 defaults are the entry's, so a fused and an unfused run of one configuration agree.
 Options that change the algorithm beyond what is written here (``amsgrad``, ``centered``,
 ``maximize``, a non-zero ``dampening``, ...) are ``required`` at their plain values: a
-configuration that sets them otherwise runs alone (``autoopt.fused.member_hyperparameters``).
+configuration that sets them otherwise runs alone (``autoopt.training.fused.member_hyperparameters``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
 - ``seed`` (int), ``role`` ("search" or "confirm"), ``confirm_of`` (trial number a
   confirmation re-trains), ``phase`` ("screen": a family at its calibrated defaults, the
   full epochs, never pruned; "search": inside the families that survived the race;
-  "confirm": a fresh seed of a candidate; see ``autoopt.phases``)
+  "confirm": a fresh seed of a candidate; see ``autoopt.engine.phases``)
 - ``curve`` (validation value per epoch), ``train_loss`` (mean training loss per epoch),
   ``epochs_run`` (int), ``wall_time_s`` (float), ``env`` (torch, python, device, host)
 - ``fail_reason`` on FAIL trials, ``prune_reason`` on PRUNED ones: one readable line; next
@@ -17,13 +17,13 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
   ``attempt`` (1, 2, ...) on retries of trials lost to infrastructure; ``oom_retry_of`` on
   the one re-run of an out-of-memory trial. ``batch_size`` is always the batch size the
   trial trained with: after an out-of-memory failure it may be smaller than the sampled
-  ``batch_size`` param (see ``autoopt.failure_policy``).
+  ``batch_size`` param (see ``autoopt.engine.failure_policy``).
 
 Studies carry ``autoopt`` = {"version", "metric", "direction", "model_file", "epochs",
 "optimizers"}, ``search_plan`` (what the phases measured: the budget, the noise, which
-rungs can be trusted to prune on, the families that survived the race; ``autoopt.phases``)
+rungs can be trusted to prune on, the families that survived the race; ``autoopt.engine.phases``)
 and ``lr_range_test`` when the warm starts were calibrated by one
-(``autoopt.calibrate``).
+(``autoopt.engine.calibrate``).
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ PHASE_SEARCH = "search"
 PHASE_CONFIRM = "confirm"
 
 STUDY_INFO = "autoopt"
-SEARCH_PLAN = "search_plan"  # autoopt.phases.Plan as JSON
-LR_RANGE_TEST = "lr_range_test"  # autoopt.calibrate.RangeTest as JSON, on studies that ran one
+SEARCH_PLAN = "search_plan"  # autoopt.engine.phases.Plan as JSON
+LR_RANGE_TEST = "lr_range_test"  # autoopt.engine.calibrate.RangeTest as JSON, on studies that ran one
 
 
 # How reasons began before the cause was stored (read only to classify those old trials).

@@ -13,8 +13,8 @@ from ray.cluster_utils import Cluster
 from ray_cluster import free_port, start_cluster, write_model
 from typer.testing import CliRunner
 
-from autoopt.cli import app
-from autoopt.sweep_cli import sweep_app
+from autoopt.cli.commands import app
+from autoopt.cli.sweeps import sweep_app
 
 pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.e2e]
 

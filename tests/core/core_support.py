@@ -13,7 +13,7 @@ import pytest
 from optuna.trial import FrozenTrial, TrialState
 
 import autoopt
-from autoopt import cli
+from autoopt.cli import commands as cli
 from autoopt.storage import open_storage
 
 MODELS = Path(__file__).parent / "models"

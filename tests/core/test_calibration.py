@@ -1,4 +1,4 @@
-"""The learning-rate range test that scales the warm starts (autoopt.calibrate)."""
+"""The learning-rate range test that scales the warm starts (autoopt.engine.calibrate)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import autoopt
-from autoopt.calibrate import FACTOR_LIMITS, MAX_STEPS, MIN_STEPS, SPAN, lr_range_test, steps_for
-from autoopt.data import load_data
+from autoopt.engine.calibrate import FACTOR_LIMITS, MAX_STEPS, MIN_STEPS, SPAN, lr_range_test, steps_for
+from autoopt.training.data import load_data
 from autoopt.optimizers import registry
 from autoopt.storage import record
-from autoopt.task import load_task
+from autoopt.training.task import load_task
 
 from core_support import make_spec, model_path, trials_of
 

@@ -18,16 +18,16 @@ import pytest
 from core_support import cli_command, model_path
 from optuna.trial import TrialState
 
-from autoopt.settings import DEFAULT_BUDGET
-from autoopt.spec import DEFAULT_EPOCHS, StudySpec
+from autoopt.engine.settings import DEFAULT_BUDGET
+from autoopt.engine.spec import DEFAULT_EPOCHS, StudySpec
 from autoopt.storage import record
 
-HEAVY = ("torch", "ray", "optuna", "sqlalchemy", "numpy", "autoopt.engine", "autoopt.recommend", "autoopt.dashboard")
+HEAVY = ("torch", "ray", "optuna", "sqlalchemy", "numpy", "autoopt.engine.run", "autoopt.engine.recommend", "autoopt.dashboard")
 
 # Runs ``autoopt ARGS`` through the console script's main(), then prints which heavy modules it imported.
 PROBE = """
 import json, sys
-from autoopt import cli
+from autoopt.cli import commands as cli
 heavy = json.loads(sys.argv[2])
 sys.argv = ["autoopt", *json.loads(sys.argv[1])]
 try:
@@ -52,7 +52,7 @@ def imported_by(*args: str, cwd: Path) -> tuple[int, list[str], str]:
 
 
 def test_importing_the_command_line_loads_nothing_heavy():
-    code = f"import sys, autoopt, autoopt.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
+    code = f"import sys, autoopt, autoopt.cli.commands; print([m for m in {HEAVY!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -61,10 +61,10 @@ def test_the_module_level_api_still_works():
     code = ("import autoopt; print([name for name in autoopt.__all__ if getattr(autoopt, name, None) is None]); "
             "print(autoopt.optimizers.Lion.__name__, autoopt.search.__module__, autoopt.StudySpec.__name__)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.split("\n")[:2] == ["[]", "Lion autoopt.engine StudySpec"]
+    assert done.stdout.split("\n")[:2] == ["[]", "Lion autoopt.engine.run StudySpec"]
 
 
-@pytest.mark.parametrize("first", ["import autoopt", "import autoopt.recommend", "from autoopt.recommend import to_json",
+@pytest.mark.parametrize("first", ["import autoopt", "import autoopt.engine.recommend", "from autoopt.engine.recommend import to_json",
                                    "from autoopt.dashboard import create_app"])  # fmt: skip
 def test_a_submodule_import_leaves_the_function_of_the_same_name(first):
     code = f"{first}\nimport autoopt\nprint(autoopt.recommend.__name__, callable(autoopt.recommend), autoopt.optimizers.__name__)"

@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 
 import autoopt
 from autoopt.storage import record
-from autoopt.trial_rows import TRIAL_COLUMNS
+from autoopt.engine.trial_rows import TRIAL_COLUMNS
 
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 

@@ -11,9 +11,9 @@ from core_support import model_path
 from torch.utils.data import TensorDataset
 
 from autoopt import load_task
-from autoopt.data import load_data
+from autoopt.training.data import load_data
 from autoopt.errors import UserError
-from autoopt.runner import default_loss
+from autoopt.training.runner import default_loss
 
 MINIMAL = """\
 import torch
@@ -198,7 +198,7 @@ def datasets():
 
 @pytest.mark.parametrize("source", [SEQUENCE_MODEL, SEGMENTATION_MODEL], ids=["sequence-NCT", "segmentation-NCHW"])
 def test_preflight_accepts_every_shape_cross_entropy_takes_as_class_indices(write_model, source):
-    from autoopt.preflight import preflight
+    from autoopt.training.preflight import preflight
 
     task = load_task(write_model(source))
     data = preflight(task, torch.device("cpu"))
@@ -206,7 +206,7 @@ def test_preflight_accepts_every_shape_cross_entropy_takes_as_class_indices(writ
 
 
 def test_preflight_refuses_class_indices_that_would_not_line_up(write_model):
-    from autoopt.preflight import preflight
+    from autoopt.training.preflight import preflight
 
     task = load_task(write_model(SEQUENCE_MODEL.replace("x[:32].roll(1, 1)", "x[:32, :5]")))
     with pytest.raises(UserError, match=r"\(N, classes, d1, \.\.\.\) with targets \(N, d1, \.\.\.\)"):

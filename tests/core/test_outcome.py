@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from autoopt.outcome import FAIL, PRUNED, Cause, TrialOutcome
-from autoopt.runner import user_code_failure
+from autoopt.training.runner import user_code_failure
 from autoopt.storage import record, stored_cause
 
 
@@ -45,7 +45,7 @@ def test_an_outcome_without_a_cause_takes_the_one_its_state_implies():
     (ValueError("out of memory, says the user's own message"), Cause.USER_ERROR),
 ])  # fmt: skip
 def test_an_error_in_user_code_is_out_of_memory_only_when_an_allocator_says_so(error, cause):
-    """One classifier for a trial alone and a fused group (``autoopt.fused.trainer``), so both retry OOM alike."""
+    """One classifier for a trial alone and a fused group (``autoopt.training.fused.trainer``), so both retry OOM alike."""
     try:
         raise error
     except Exception as exc:  # noqa: BLE001 - the traceback is what the reason cites

@@ -13,9 +13,11 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 import autoopt
-from autoopt import confirmations, pattern_search, phases
-from autoopt.pruning import TrustedRungPruner
-from autoopt.space import SearchSpace
+from autoopt.engine import confirmations
+from autoopt.engine import pattern_search
+from autoopt.engine import phases
+from autoopt.engine.pruning import TrustedRungPruner
+from autoopt.engine.space import SearchSpace
 from autoopt.storage import record
 
 E = 9

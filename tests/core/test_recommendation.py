@@ -15,9 +15,9 @@ from rich.console import Console
 
 import autoopt
 from autoopt.errors import UserError
-from autoopt.listing import print_recommendation
-from autoopt.evidence import gather, optimizer_ranking
-from autoopt.recommend import Recommendation, choose, leaderboard, recommend, recommendation_of, to_json
+from autoopt.cli.listing import print_recommendation
+from autoopt.engine.evidence import gather, optimizer_ranking
+from autoopt.engine.recommend import Recommendation, choose, leaderboard, recommend, recommendation_of, to_json
 from autoopt.storage import open_storage, record
 
 ADAM = {"lr": 0.003, "betas": [0.9, 0.999], "eps": 1e-08, "weight_decay": 0.0}

@@ -9,8 +9,8 @@ from core_support import by_state, load_study, make_spec, model_path, trials_of
 from optuna.trial import TrialState
 
 import autoopt
-from autoopt.engine import DIVERGED_CONSTRAINT
-from autoopt.runner import environment, pick_device
+from autoopt.engine.run import DIVERGED_CONSTRAINT
+from autoopt.training.runner import environment, pick_device
 from autoopt.storage import record
 
 # The engine silences this at import; pytest resets warning filters for each test.

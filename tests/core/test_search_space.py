@@ -11,8 +11,8 @@ from core_support import model_path
 from autoopt import build_spec
 from autoopt.errors import UserError
 from autoopt.optimizers import Range
-from autoopt.param_names import LOOKAHEAD, VARIANT, hyperparameters_of, param_name, split_param_name
-from autoopt.space import SearchSpace, suggest_config
+from autoopt.engine.param_names import LOOKAHEAD, VARIANT, hyperparameters_of, param_name, split_param_name
+from autoopt.engine.space import SearchSpace, suggest_config
 from autoopt.trial_config import TrialConfig
 
 
@@ -160,7 +160,7 @@ def test_bad_space_flag_names_the_flag(table, message):
     ((48,), 48),
 ])  # fmt: skip
 def test_the_screen_starts_at_the_batch_size_nearest_32(sizes, screened):
-    from autoopt.space import default_params, warm_start_batch_size
+    from autoopt.engine.space import default_params, warm_start_batch_size
 
     space = SearchSpace(batch_sizes=sizes)
     assert warm_start_batch_size(space) == screened

@@ -1,4 +1,4 @@
-"""Each search setting is declared once (autoopt.settings) and reached the same way from the
+"""Each search setting is declared once (autoopt.engine.settings) and reached the same way from the
 command line, a study file and ``build_spec(overrides=...)``; a key that is none of them is a
 user error that names it, never a TypeError."""
 
@@ -12,10 +12,12 @@ import pytest
 import typer
 from core_support import model_path, run_cli
 
-from autoopt import build_spec, cli
+from autoopt import build_spec
+
+from autoopt.cli import commands as cli
 from autoopt.errors import UserError
-from autoopt.settings import BY_NAME, DEFAULT_BUDGET, SETTINGS, STUDY_KEYS, from_flags
-from autoopt.spec import StudySpec
+from autoopt.engine.settings import BY_NAME, DEFAULT_BUDGET, SETTINGS, STUDY_KEYS, from_flags
+from autoopt.engine.spec import StudySpec
 
 # A valid value other than the default for every setting: (as typed after the flag, as written in TOML, the value).
 SAMPLES: dict[str, tuple[str | None, str, Any]] = {

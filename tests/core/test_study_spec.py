@@ -7,7 +7,7 @@ from core_support import model_path
 
 from autoopt import build_spec
 from autoopt.errors import UserError
-from autoopt.settings import DEFAULT_BUDGET
+from autoopt.engine.settings import DEFAULT_BUDGET
 
 STUDY_FILE = """\
 [study]

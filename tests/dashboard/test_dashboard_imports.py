@@ -1,5 +1,5 @@
 """The dashboard reads storage and the recommendation: it never loads the command line's
-printing (``autoopt.listing``), the search loop or the training code."""
+printing (``autoopt.cli.listing``), the search loop or the training code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-NOT_FOR_THE_DASHBOARD = ("autoopt.listing", "autoopt.cli", "autoopt.engine", "autoopt.trial_loop", "autoopt.runner")
+NOT_FOR_THE_DASHBOARD = ("autoopt.cli.listing", "autoopt.cli.commands", "autoopt.engine.run", "autoopt.engine.trial_loop", "autoopt.training.runner")
 
 
 def test_the_dashboard_imports_neither_the_listing_nor_the_search_loop_nor_training():

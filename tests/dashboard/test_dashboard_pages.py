@@ -11,7 +11,7 @@ from dashboard_http import call, leaderboard_rows, tagged
 from dashboard_studies import HOSTILE_REASON, MNIST, Task, build_study
 
 from autoopt.dashboard.rendering import number
-from autoopt.recommend import recommend
+from autoopt.engine.recommend import recommend
 from autoopt.storage import record
 
 

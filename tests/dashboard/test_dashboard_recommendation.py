@@ -17,7 +17,7 @@ from dashboard_http import call, tagged
 
 from autoopt.dashboard import create_app, write_report
 from autoopt.dashboard.rendering import number
-from autoopt.recommend import recommend
+from autoopt.engine.recommend import recommend
 from autoopt.storage import record
 
 EPOCHS = 10

@@ -2,7 +2,7 @@
 dashboard state the same counts and the same recommended optimizer.
 
 The counts are checked against an oracle written here from the stored trials, not against
-``autoopt.tally``: a search trial with a value is "complete", a confirmation with a value a
+``autoopt.engine.tally``: a search trial with a value is "complete", a confirmation with a value a
 "confirmation", and a queued retry is "queued" and shows its configuration.
 """
 

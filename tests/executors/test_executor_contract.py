@@ -20,9 +20,9 @@ from executor_support import Executor, every_executor
 from optuna.trial import FrozenTrial, TrialState
 
 import autoopt
-from autoopt.engine import DIVERGED_CONSTRAINT, SearchResult
+from autoopt.engine.run import DIVERGED_CONSTRAINT, SearchResult
 from autoopt.outcome import Cause
-from autoopt.progress import SilentProgress
+from autoopt.cli.progress import SilentProgress
 from autoopt.storage import open_storage, record, stored_cause
 
 MODEL = Path(__file__).parent / "models" / "fates.py"

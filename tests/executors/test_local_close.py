@@ -7,7 +7,7 @@ from pathlib import Path
 
 from autoopt.executors.base import Report
 from autoopt.executors.local import LocalExecutor
-from autoopt.runner import TrialJob
+from autoopt.training.runner import TrialJob
 from autoopt.trial_config import TrialConfig
 
 SLOW = Path(__file__).resolve().parents[1] / "core" / "models" / "slow.py"  # 20 ms a batch

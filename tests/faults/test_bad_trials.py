@@ -7,10 +7,10 @@ import subprocess
 import optuna
 
 import autoopt
-from autoopt.engine import MAX_CONSECUTIVE_FAILURES, OOM_CONSTRAINT, SearchResult, _Search
+from autoopt.engine.run import MAX_CONSECUTIVE_FAILURES, OOM_CONSTRAINT, SearchResult, _Search
 from autoopt.executors.inline import InlineExecutor
 from autoopt.outcome import FAIL, Cause, TrialOutcome
-from autoopt.search_progress import SilentProgress
+from autoopt.engine.search_progress import SilentProgress
 from autoopt.storage import record
 from fault_support import MODELS, census, env, search_command, trials_of
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import autoopt
-from autoopt import cli
+from autoopt.cli import commands as cli
 from autoopt.errors import UserError
 from fault_support import MODELS, trials_of
 

@@ -11,11 +11,11 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 import autoopt
-from autoopt.data import load_data
-from autoopt.runner import FAIL, TrialJob, run_trial
+from autoopt.training.data import load_data
+from autoopt.training.runner import FAIL, TrialJob, run_trial
 from autoopt.trial_config import TrialConfig
 from autoopt.storage import record
-from autoopt.task import Task
+from autoopt.training.task import Task
 from fault_support import MODELS, census, finish, search_command, start, trials_of
 
 

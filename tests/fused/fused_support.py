@@ -10,11 +10,11 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from autoopt.data import Data, load_data
+from autoopt.training.data import Data, load_data
 from autoopt.optimizers import build
-from autoopt.runner import TrialJob, default_loss
+from autoopt.training.runner import TrialJob, default_loss
 from autoopt.trial_config import TrialConfig
-from autoopt.task import Task
+from autoopt.training.task import Task
 
 
 def make_task(build_model=None, **fields) -> Task:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from fused_support import job, make_data, make_task, train_alone
 
-from autoopt.fused import FusedGroup, GroupKey, NotFusable, fused_rule, member_hyperparameters
+from autoopt.training.fused import FusedGroup, GroupKey, NotFusable, fused_rule, member_hyperparameters
 from autoopt.optimizers import build, registry
 
 FUSED = [name for name in registry.names() if registry.get(name).fused is not None]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from fused_support import job, make_data, make_task, train_alone
 
-from autoopt.fused import FusedGroup, GroupKey
+from autoopt.training.fused import FusedGroup, GroupKey
 
 EPOCHS = 2
 

@@ -14,8 +14,8 @@ from test_fused_search import _model_file
 import autoopt
 from autoopt.executors.base import Finished, Report
 from autoopt.executors.fused import FusedExecutor
-from autoopt.fused.payoff import Payoff, choose, members_that_pay
-from autoopt.runner import COMPLETE
+from autoopt.training.fused.payoff import Payoff, choose, members_that_pay
+from autoopt.training.runner import COMPLETE
 from autoopt.storage import record
 
 SPACE = {"optimizers": ["adam", "sgd", "rmsprop", "lion"], "batch_size": [16, 32]}

@@ -12,18 +12,18 @@ from fused_support import job, make_data, make_task
 from torch import nn
 
 import autoopt
-from autoopt.data import load_data
+from autoopt.training.data import load_data
 from autoopt.errors import UserError
 from autoopt.executors.base import Finished, Report
 from autoopt.executors.fused import FusedExecutor
-from autoopt.fused import fusion_blocker
-from autoopt.fused.group import GroupKey
-from autoopt.fused.members import fused_size
-from autoopt.fused.trainer import GroupTrainer
+from autoopt.training.fused import fusion_blocker
+from autoopt.training.fused.group import GroupKey
+from autoopt.engine.fusion import fused_size
+from autoopt.training.fused.trainer import GroupTrainer
 from autoopt.outcome import Cause
-from autoopt.runner import COMPLETE
+from autoopt.training.runner import COMPLETE
 from autoopt.storage import record
-from autoopt.task import load_task
+from autoopt.training.task import load_task
 
 MODEL = """
 import torch

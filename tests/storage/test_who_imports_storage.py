@@ -7,8 +7,8 @@ import json
 import subprocess
 import sys
 
-TRAINING = ("autoopt.runner", "autoopt.data", "autoopt.preflight", "autoopt.task", "autoopt.fused.trainer",
-            "autoopt.fused.stack", "autoopt.outcome")  # fmt: skip
+TRAINING = ("autoopt.training.runner", "autoopt.training.data", "autoopt.training.preflight", "autoopt.training.task", "autoopt.training.fused.trainer",
+            "autoopt.training.fused.stack", "autoopt.outcome")  # fmt: skip
 
 
 def test_the_training_modules_import_no_storage():

@@ -1,0 +1,156 @@
+"""What a study's trials say of each configuration: its values over seeds, the study's seed
+noise, which configuration is best by its mean, and which cannot be told apart from it.
+
+A configuration is one search trial (a "screen" trial included) and the confirmations that
+re-train it (``confirm_of``); two search trials with equal parameters are two configurations.
+``autoopt.engine.recommend`` builds the recommendation from these; the dashboard ranks by them too.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from autoopt.engine.phases import seed_noise
+from autoopt.storage import record
+
+TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One configuration: the search trial that tried it, then the confirmations that re-trained it on fresh seeds."""
+
+    runs: tuple[FrozenTrial, ...]
+
+    @property
+    def trial(self) -> FrozenTrial:
+        return self.runs[0]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(run.value for run in self.runs)  # type: ignore[misc]  # finished trials have a value
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.runs)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def std(self) -> float | None:
+        """The sample standard deviation over its seeds; None with one seed."""
+        return statistics.stdev(self.values) if len(self.runs) > 1 else None
+
+
+def trial_role(trial: FrozenTrial) -> str:
+    return trial.user_attrs.get(record.ROLE, record.ROLE_SEARCH)
+
+
+def trial_phase(trial: FrozenTrial) -> str:
+    """Studies from before the phases have no ``phase``: their trials count as search trials."""
+    return trial.user_attrs.get(record.PHASE, record.PHASE_SEARCH)
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (stored attributes are data other programs wrote), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def trial_curve(trial: FrozenTrial) -> tuple[float, ...]:
+    """The validation value after each epoch; () when none was recorded or one is not a finite number."""
+    stored = trial.user_attrs.get(record.CURVE)
+    if not isinstance(stored, list):  # older records: the curve lives only in the intermediate values
+        stored = [value for _, value in sorted(trial.intermediate_values.items())]
+    curve = [finite(value) for value in stored]
+    return () if None in curve else tuple(curve)  # type: ignore[arg-type]
+
+
+def gather(trials: Iterable[FrozenTrial]) -> list[Evidence]:
+    """Every finished search configuration with the values of its confirmations, in trial order."""
+    complete = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.number)
+    confirmations: dict[Any, list[FrozenTrial]] = defaultdict(list)
+    for t in complete:
+        if trial_role(t) == record.ROLE_CONFIRM:
+            confirmations[t.user_attrs.get(record.CONFIRM_OF)].append(t)
+    evidence = []
+    for t in complete:
+        if trial_role(t) == record.ROLE_SEARCH:
+            evidence.append(Evidence((t, *confirmations.get(t.number, ()))))
+    return evidence
+
+
+def pooled_std(evidence: Iterable[Evidence], maximize: bool) -> float | None:
+    """The seed noise of one final value, as the search measures it (``autoopt.engine.phases.seed_noise``)."""
+    return seed_noise([e.values for e in evidence], maximize)
+
+
+def planned_noise(study_attrs: Mapping[str, Any]) -> float | None:
+    """The seed noise the search plan estimated (``search_plan["noise"]``), when the study has one."""
+    plan = study_attrs.get(record.SEARCH_PLAN)
+    noise = finite(plan.get("noise")) if isinstance(plan, dict) else None
+    return noise if noise is not None and noise >= 0 else None
+
+
+def _guarded_mean(e: Evidence, maximize: bool, noise: float | None) -> float:
+    """The mean, lower-is-better, made worse by one standard error of it (``noise`` / sqrt(seeds)):
+    a configuration seen on fewer seeds must beat one seen on more by more than luck. Without
+    it, a candidate that two seeds flattered wins over leaders whose four seeds regressed to
+    their true mean (the winner's curse; SMAC lets a challenger win only on as many seeds).
+    Single runs are ranked by their value alone: they rank only among themselves."""
+    sign = -1 if maximize else 1
+    guard = (noise or 0.0) / math.sqrt(e.n_seeds) if e.n_seeds > 1 else 0.0
+    return sign * e.mean + guard
+
+
+def best_mean(evidence: Sequence[Evidence], maximize: bool, noise: float | None = None) -> Evidence:
+    """The best mean among configurations trained on two seeds or more, each guarded by its
+    standard error at the study's seed noise (``_guarded_mean``); the best single trial when
+    there are none."""
+    repeated = [e for e in evidence if e.n_seeds > 1]
+    if noise is None and repeated:
+        noise = pooled_std(evidence, maximize)
+    return min(repeated or evidence, key=lambda e: _guarded_mean(e, maximize, noise))
+
+
+def optimizer_ranking(evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
+    """Each optimizer's best configuration by ``best_mean``, ranked by the same rule: the first is the recommendation.
+
+    Configurations trained on two seeds or more rank before single runs; equal means go
+    by trial number, as ``best_mean``'s ``min`` over configurations in trial order does.
+    """
+    groups: dict[Any, list[Evidence]] = defaultdict(list)
+    for e in evidence:
+        groups[e.trial.user_attrs.get(record.OPTIMIZER)].append(e)
+    noise = pooled_std(evidence, maximize)
+    best = [best_mean(group, maximize, noise) for group in groups.values()]
+    return sorted(best, key=lambda e: (e.n_seeds < 2, _guarded_mean(e, maximize, noise), e.trial.number))
+
+
+def ties(chosen: Evidence, evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
+    """The configurations whose mean is within two standard errors of ``chosen``'s, best mean first.
+
+    Both sides' spread is the study's seed noise (``autoopt.engine.phases.seed_noise``): two or four
+    seeds say little of one configuration's own spread, whether they happen to agree or one of
+    them blew up.
+    """
+    pooled = pooled_std(evidence, maximize)
+    if chosen.std is None or pooled is None:
+        return []
+
+    def error(e: Evidence) -> float:  # the variance of its mean
+        return pooled**2 / e.n_seeds
+
+    tied = [e for e in evidence if e is not chosen and e.std is not None
+            and abs(e.mean - chosen.mean) <= TIE_STANDARD_ERRORS * math.sqrt(error(chosen) + error(e))]  # fmt: skip
+    return sorted(tied, key=lambda e: (-1 if maximize else 1) * e.mean)

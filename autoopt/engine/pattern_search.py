@@ -1,0 +1,158 @@
+"""The search inside one surviving family: a pattern search around its incumbent.
+
+The learning rate half a decade down and up (up first when the incumbent was still
+improving at its last epoch, or when a larger rate was tried and lost), or for an incumbent
+that overfits a jump that moves its minimum to the last epoch; then the next batch size,
+Lookahead on or off, Nesterov on or off, and last the rate a quarter decade either way.
+Once that neighbourhood is tried, the family goes to TPE. Like ``autoopt.engine.phases``, every
+function reads finished runs and returns a decision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from autoopt.engine import phases  # phases.overfit_factor by attribute: benchmarks/regret.py ablates it
+from autoopt.optimizers import Range
+from autoopt.engine.param_names import LOOKAHEAD, VARIANT, param_name
+from autoopt.engine.phases import Run, score
+from autoopt.engine.space import SearchSpace
+from autoopt.storage import record
+
+LR_STEP = math.sqrt(10)  # half a decade
+FINE_LR_STEP = 10**0.25  # a quarter decade: the step once the half-decade neighbourhood is tried
+SAME_LR = 10**0.125  # learning rates closer than this factor count as the same point
+
+
+def _lookahead_on(params: dict[str, Any]) -> bool:
+    return bool(params.get("lookahead"))
+
+
+def _same_point(a: dict[str, Any], b: dict[str, Any], family: str) -> bool:
+    """Same batch size, Lookahead and SGD variant, and learning rates within ``SAME_LR``."""
+    if any(a.get(k) != b.get(k) for k in ("batch_size", param_name(family, VARIANT))) or _lookahead_on(a) != _lookahead_on(b):
+        return False
+    lr_a, lr_b = a.get(param_name(family, "lr")), b.get(param_name(family, "lr"))
+    return lr_a is None or lr_b is None or max(lr_a, lr_b) / min(lr_a, lr_b) < SAME_LR
+
+
+def _clamped_lr(params: dict[str, Any], family: str, lr: float, bound: Range) -> dict[str, Any]:
+    return {**params, param_name(family, "lr"): min(max(lr, bound.low), bound.high)}
+
+
+def still_improving(curve: Sequence[float], maximize: bool) -> bool:
+    """Whether a curve's last epoch is its best: the run wanted more steps, or larger ones."""
+    return len(curve) >= 2 and min(range(len(curve)), key=lambda i: (score(curve[i], maximize), -i)) == len(curve) - 1
+
+
+def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up_first: bool = False,
+               lr_jump: float | None = None, fine_up_first: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """The points next to ``params`` in the order worth trying: the learning rate half a decade
+    down and up (up first when ``lr_up_first``: the run was still improving at its last epoch;
+    for a run that overfits, ``lr_jump`` times it and half a decade down, never up), the next
+    smaller and larger batch size (learning rate scaled with it: linearly for SGD, by the
+    square root for adaptive methods), Lookahead toggled (the rate divided or multiplied by its
+    alpha), Nesterov toggled; last, the learning
+    rate a quarter decade either way (``fine_up_first``: up first)."""
+    out: list[dict[str, Any]] = []
+    bound = space.bounds(family).get("lr")
+    lr = params.get(param_name(family, "lr"))
+    has_lr = isinstance(bound, Range) and lr is not None
+    if has_lr and lr_jump is not None:
+        out += [_clamped_lr(params, family, lr * lr_jump, bound), _clamped_lr(params, family, lr / LR_STEP, bound)]
+    elif has_lr:
+        steps = [_clamped_lr(params, family, lr / LR_STEP, bound), _clamped_lr(params, family, lr * LR_STEP, bound)]
+        out += steps[::-1] if lr_up_first else steps
+    sizes = sorted(space.batch_sizes)
+    size = params.get("batch_size")
+    if size in sizes:
+        at = sizes.index(size)
+        for other in [sizes[i] for i in (at - 1, at + 1) if 0 <= i < len(sizes)]:
+            moved = {**params, "batch_size": other}
+            if has_lr:
+                ratio = other / size
+                moved = _clamped_lr(moved, family, lr * (ratio if family == "sgd" else math.sqrt(ratio)), bound)
+            out.append(moved)
+    if space.lookahead == "search" and "lookahead" in params:
+        # Lookahead moves the slow weights alpha of the way each k steps: in the long run it
+        # trains at about alpha times the rate, so the toggle carries the rate with it (on our
+        # suite's grids the best Lookahead runs sit a half-decade above the best plain ones).
+        if _lookahead_on(params):
+            off = {k: v for k, v in params.items() if not k.startswith("lookahead")} | {"lookahead": False}
+            alpha = float(params.get(param_name(LOOKAHEAD, "alpha"), 0.5))
+            out.append(_clamped_lr(off, family, lr * alpha, bound) if has_lr else off)
+        else:
+            k = min(max(5, space.lookahead_k.low), space.lookahead_k.high)
+            alpha = min(max(0.5, space.lookahead_alpha.low), space.lookahead_alpha.high)
+            on = {**params, "lookahead": True, param_name(LOOKAHEAD, "k"): int(k), param_name(LOOKAHEAD, "alpha"): alpha}
+            out.append(_clamped_lr(on, family, lr / alpha, bound) if has_lr else on)
+    if params.get(param_name(family, VARIANT)) in ("momentum", "nesterov"):
+        other = "nesterov" if params[param_name(family, VARIANT)] == "momentum" else "momentum"
+        out.append({**params, param_name(family, VARIANT): other})
+    if has_lr:
+        fine = [_clamped_lr(params, family, lr / FINE_LR_STEP, bound), _clamped_lr(params, family, lr * FINE_LR_STEP, bound)]
+        out += fine[::-1] if fine_up_first else fine
+    return out
+
+
+def _larger_rate_tried(params: dict[str, Any], tried: Sequence[dict[str, Any]], family: str) -> bool:
+    """Whether a rate at least half a decade above ``params``' was tried at the same point and
+    lost (a screen that diverged and was rerun a decade lower): the best rate often sits just
+    below the largest stable one, so the gap between them is searched first."""
+    lr = params.get(param_name(family, "lr"))
+    if lr is None:
+        return False
+    for other in tried:
+        rate = other.get(param_name(family, "lr"))
+        if rate is not None and rate >= lr * LR_STEP / SAME_LR and _same_point({**other, param_name(family, "lr"): lr}, params, family):
+            return True
+    return False
+
+
+def _better_side_is_up(incumbent: Run, own: Sequence[Run], family: str, maximize: bool) -> bool:
+    """Whether the incumbent's neighbour half a decade up did better than the one half a decade down."""
+    lr = incumbent.params.get(param_name(family, "lr"))
+    if lr is None:
+        return False
+
+    def value_at(factor: float) -> float:
+        point = {**incumbent.params, param_name(family, "lr"): lr * factor}
+        values = [score(r.value, maximize) for r in own if _same_point(point, r.params, family)]
+        return min(values, default=math.inf)
+
+    return value_at(LR_STEP) < value_at(1 / LR_STEP)
+
+
+def next_family(survivors: Sequence[str], runs: Sequence[Run], searched: Sequence[str], maximize: bool) -> str:
+    """The family to search next: the one whose last search trial just became its best (a line
+    search that pays is followed); else round-robin, the family with the fewest search trials
+    (``searched``: one family name per search trial so far, in order), the better one first."""
+    if searched and searched[-1] in survivors:
+        last = max((r for r in runs if r.phase == record.PHASE_SEARCH), key=lambda r: r.number, default=None)
+        own = [r for r in runs if r.family == searched[-1]]
+        if last is not None and last.family == searched[-1] and last == min(own, key=lambda r: score(r.value, maximize)):
+            return last.family
+    return min(survivors, key=lambda f: (searched.count(f), survivors.index(f)))
+
+
+def next_in_family(family: str, runs: Sequence[Run], tried: Sequence[dict[str, Any]], space: SearchSpace,
+                   maximize: bool, tolerance: float = 0.0) -> dict[str, Any]:  # fmt: skip
+    """The params of the family's next search trial: the first untried neighbour of its best run,
+    or only the family (TPE samples the rest) once the neighbourhood is tried. ``tolerance``
+    (the noise) decides whether the best run overfits."""
+    own = [r for r in runs if r.family == family]
+    if own:
+        incumbent = min(own, key=lambda r: score(r.value, maximize))
+        up_first = still_improving(incumbent.curve, maximize) or _larger_rate_tried(incumbent.params, tried, family)
+        jump = phases.overfit_factor(incumbent.curve, maximize, tolerance)
+        fine_up = _better_side_is_up(incumbent, own, family, maximize)
+        for candidate in neighbours(incumbent.params, family, space, lr_up_first=up_first, lr_jump=jump,
+                                    fine_up_first=fine_up):  # fmt: skip
+            if not any(_same_point(candidate, seen, family) for seen in tried):
+                return candidate
+    return {"optimizer": family}
+
+
+__all__ = ["neighbours", "next_family", "next_in_family", "still_improving"]
