@@ -6,7 +6,7 @@ the arithmetic, which vmap batches well up to some K and then no better than a l
 layers fall out of cache: on one suite task 4 members cost 2.8 plain steps, 8 members 8.1).
 So ``--fuse auto`` times a few steps of one trial alone and of groups of 2, 4, 8 and 16
 (half a second to a second on the suite's tasks; not at all where the screen would train
-for less than ``WORTH_MEASURING_S`` alone, since fusing could not save more than that) and takes: groups of the
+for less than ``WORTH_MEASURING_S`` alone: fusing cannot save enough there) and takes: groups of the
 size that trains a member cheapest, and none smaller than the least size that beats one at a
 time by ``GAIN`` (fewer members than that train one at a time). On a GPU the fixed part is
 the launch overhead and every size pays.
@@ -32,7 +32,11 @@ from autoopt.trial_config import TrialConfig
 GAIN = 1.25  # a group must train its members at least this much faster than one at a time
 MIN_STEPS, MIN_SECONDS = 4, 0.02  # one timing: at least this many steps and seconds (after one untimed step)
 REPEATS = 5  # timings per size; their median counts
-WORTH_MEASURING_S = 2.0  # groups are not measured for work that takes less than this alone (measuring takes ~0.5 s)
+# Groups are not measured (nor used) for a screen that takes less than this alone. On the
+# search-quality suite (benchmarks/regret.py, CPU, screens of 1 to 5 s alone) fusing saved at
+# most a few tenths of a second a search while measuring cost 0.5 to 1 s: the first search of
+# a process came out up to 2x slower fused. Larger screens, and any GPU, are where it pays.
+WORTH_MEASURING_S = 10.0
 
 
 def _median_step_s(run: Callable[[], None], device: torch.device) -> float:
