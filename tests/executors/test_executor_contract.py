@@ -34,7 +34,7 @@ SCENARIOS = {
     "completes": ({"batch_size": [32]}, {"trials": 2}),
     "diverges": ({"batch_size": [24]}, {"trials": 1}),
     "raises": ({"batch_size": [16, 32]}, {"trials": 1}),
-    "times out": ({"batch_size": [12, 32]}, {"trials": 1, "trial_timeout": 0.2}),
+    "times out": ({"batch_size": [12, 32]}, {"trials": 1, "trial_timeout": 1.0}),
     "runs out of memory": ({"batch_size": [64]}, {"trials": 1}),
 }
 # What a fused member's record says besides (autoopt.executors.fused.FusedExecutor.member_attrs).
@@ -136,7 +136,7 @@ def test_a_model_that_raises_fails_its_trial_as_a_user_error_and_the_search_goes
 
 def test_a_trial_over_the_trial_timeout_ends_as_a_timeout(executor: Executor, search) -> None:
     run = search(executor, "times out")
-    reason = "timeout: exceeded the per-trial limit of 0.2 s"
+    reason = "timeout: exceeded the per-trial limit of 1 s"
     assert_failed_alone_and_the_search_went_on(run, Cause.TIMEOUT, reason, 12)
 
 
