@@ -99,3 +99,20 @@ def test_a_fused_phased_search_screens_together_and_stores_the_trials_an_unfused
     assert kinds(fused) == kinds(plain)
     phases = {record.PHASE_SCREEN, record.PHASE_SEARCH, record.PHASE_CONFIRM}
     assert {t.user_attrs[record.PHASE] for t in fused.trials} == {t.user_attrs[record.PHASE] for t in plain.trials} == phases
+
+
+@pytest.mark.parametrize("stacked", [True, False], ids=["tensors", "dataloader"])
+def test_each_member_draws_the_batches_its_seed_draws_alone(stacked: bool) -> None:
+    from autoopt.training.data import Split
+
+    data = make_data()
+    split = data.train if stacked else Split(None, None, data.train.dataset)
+    seeds = (3, 4, 5)
+    together = list(split.member_batches(16, [torch.Generator().manual_seed(s) for s in seeds]))
+    alone = [list(split.batches(16, generator=torch.Generator().manual_seed(s))) for s in seeds]
+    assert len(together) == len(alone[0])
+    for step, (inputs, targets, size) in enumerate(together):
+        assert size == len(alone[0][step][1])
+        for member, batches in enumerate(alone):
+            torch.testing.assert_close(inputs[member], batches[step][0], rtol=0, atol=0)
+            torch.testing.assert_close(targets[member], batches[step][1], rtol=0, atol=0)
