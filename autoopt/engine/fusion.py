@@ -30,8 +30,11 @@ def fused_size(spec: StudySpec, task: Task, data: Data | None, device: torch.dev
     """How many trials to train per group at most, and at least (fewer train one at a time).
 
     ``--fuse K``: up to K, from 2; 1 with a one-line notice saying why when the model cannot
-    fuse. ``auto``, the default: for small models, the sizes measured to pay on this machine
-    (``autoopt.training.fused.payoff``); 1, quietly, where none does or the model cannot fuse.
+    fuse. ``auto``, the default: for small models in the phased search, the sizes measured to
+    pay on this machine for a screen of ``epochs`` a family (``autoopt.training.fused.payoff``,
+    which does not measure a screen too short to gain); 1, quietly, where none pays, the model
+    cannot fuse, or TPE runs alone (``warm_start`` off: it would fill a group with trials of
+    one family sampled before any of them is back, which cost quality in our benchmarks).
     """
     if spec.fuse == 1 or (spec.fuse == "auto" and not spec.warm_start):
         return 1, 1  # auto fuses what the phases choose together; TPE alone would fill groups with guesses

@@ -47,12 +47,13 @@ class GroupKey:
 
 @dataclass
 class _Block:
-    """The members of one optimizer family: their rule, and their state and hyperparameters."""
+    """The members of one optimizer family: their rule, and their state and hyperparameters as the rule reads them."""
 
     optimizer: str
     rule: FusedRule
     size: int = 0
-    rows: dict[str, Tensor] = field(default_factory=dict)
+    state: dict[str, Tensor] = field(default_factory=dict)
+    hyperparameters: dict[str, Tensor] = field(default_factory=dict)
 
 
 def _cat(rows: dict[str, Tensor], new: dict[str, Tensor], at: int) -> dict[str, Tensor]:
@@ -60,6 +61,12 @@ def _cat(rows: dict[str, Tensor], new: dict[str, Tensor], at: int) -> dict[str, 
     if not rows:
         return {name: value[None] for name, value in new.items()}
     return {name: torch.cat([value[:at], new[name][None], value[at:]]) for name, value in rows.items()}
+
+
+def _select(rows: dict[str, Tensor], indices: list[int], device: torch.device) -> dict[str, Tensor]:
+    """``rows`` with only the rows ``indices`` of every entry."""
+    index = torch.tensor(indices, dtype=torch.long, device=device)
+    return {name: value.index_select(0, index) for name, value in rows.items()}
 
 
 class FusedGroup:
@@ -70,7 +77,8 @@ class FusedGroup:
         self.jobs: list[TrialJob] = []
         self.orders: list[torch.Generator] = []  # each member's batch order, seeded as runner._train seeds it
         self.blocks: list[_Block] = []  # in row order
-        self.rows: dict[str, Tensor] = {}  # entries every member has: params, step, buffers, Lookahead's
+        self.rows: dict[str, Tensor] = {}  # entries every member has: params, step, Lookahead's
+        self.buffers: dict[str, Tensor] = {}  # the module's buffers, per member
         self.stack: StackedModel | None = None
 
     def __len__(self) -> int:
@@ -91,16 +99,17 @@ class FusedGroup:
         at = sum(b.size for b in self.blocks[: self.blocks.index(block) + 1])
         params, buffers = self.stack.row(model)
         shared = {"params": params, "step": torch.zeros(1, device=self.device)}
-        shared |= {f"buffer.{name}": tensor for name, tensor in buffers.items()}
         if self.key.lookahead:
             lookahead = job.config.lookahead or {}
             shared |= {"slow": params.clone(), "lookahead.k": torch.full((1,), float(lookahead.get("k", 5)), device=self.device),
                        "lookahead.alpha": torch.full((1,), float(lookahead.get("alpha", 0.5)), device=self.device)}  # fmt: skip
-        own = {f"state.{name}": torch.zeros_like(params) for name in block.rule.state}
-        own |= {f"state.{name}": torch.full((1,), start, device=self.device) for name, start in block.rule.member_state.items()}
-        own |= {f"hp.{name}": torch.full((1,), value, device=self.device) for name, value in hyperparameters.items()}
+        state = {name: torch.zeros_like(params) for name in block.rule.state}
+        state |= {name: torch.full((1,), start, device=self.device) for name, start in block.rule.member_state.items()}
+        values = {name: torch.full((1,), value, device=self.device) for name, value in hyperparameters.items()}
         self.rows = _cat(self.rows, shared, at)
-        block.rows = _cat(block.rows, own, block.size)
+        self.buffers = _cat(self.buffers, buffers, at)
+        block.state = _cat(block.state, state, block.size)
+        block.hyperparameters = _cat(block.hyperparameters, values, block.size)
         block.size += 1
         self.jobs.insert(at, job)
         self.orders.insert(at, torch.Generator().manual_seed(job.seed))
@@ -115,16 +124,13 @@ class FusedGroup:
             local = [i - start for i in indices if start <= i < start + block.size]
             start += block.size
             block.size = len(local)
-            index = torch.tensor(local, dtype=torch.long, device=self.device)
-            block.rows = {name: value.index_select(0, index) for name, value in block.rows.items()}
+            block.state = _select(block.state, local, self.device)
+            block.hyperparameters = _select(block.hyperparameters, local, self.device)
         self.blocks = [b for b in self.blocks if b.size]
         self.jobs = [self.jobs[i] for i in indices]
         self.orders = [self.orders[i] for i in indices]
-        index = torch.tensor(indices, dtype=torch.long, device=self.device)
-        self.rows = {name: value.index_select(0, index) for name, value in self.rows.items()} if indices else {}
-
-    def _entries(self, rows: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
-        return {name.removeprefix(prefix): value for name, value in rows.items() if name.startswith(prefix)}
+        self.rows = _select(self.rows, indices, self.device) if indices else {}
+        self.buffers = _select(self.buffers, indices, self.device) if indices else {}
 
     def train_epoch(self) -> list[float]:
         """One epoch, each member over its own next batch order; each member's mean training loss."""
@@ -139,13 +145,12 @@ class FusedGroup:
     def step(self, inputs: Any, targets: Any) -> Tensor:
         """One step of every member on its own batch (leading dimension: the member); their losses."""
         params, step = self.rows["params"], self.rows["step"]
-        grads, losses = self.stack.loss_and_grad(params, self._entries(self.rows, "buffer."), inputs, targets)
+        grads, losses = self.stack.loss_and_grad(params, self.buffers, inputs, targets)
         step += 1
         start = 0
         for block in self.blocks:  # each family's rule on its block of rows: views, updated in place
             rows = slice(start, start + block.size)
-            block.rule.update(params[rows], grads[rows], self._entries(block.rows, "state."),
-                              self._entries(block.rows, "hp."), step[rows])  # fmt: skip
+            block.rule.update(params[rows], grads[rows], block.state, block.hyperparameters, step[rows])
             start += block.size
         if self.key.lookahead:
             self._lookahead(params, step)
@@ -162,7 +167,7 @@ class FusedGroup:
         """Each member's validation value, as ``runner.evaluate`` computes it for one model."""
         measure = self.task.metric or self.task.loss_fn or default_loss
         batches = self.data.valid.batches(EVAL_BATCH, generator=None)
-        return evaluate_members(self.stack, self.rows["params"], self._entries(self.rows, "buffer."), batches, measure)
+        return evaluate_members(self.stack, self.rows["params"], self.buffers, batches, measure)
 
     def member_model(self, index: int) -> torch.nn.Module:
         """Member ``index`` as an ordinary module (a copy): for checks and for tests."""
