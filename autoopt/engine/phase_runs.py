@@ -27,8 +27,8 @@ from autoopt.storage import record, stored_cause
 from autoopt.engine.study import epochs_spent
 from autoopt.engine.trial_loop import TrialLoop
 
-SCREEN_RETRIES = 2  # a family whose screen overshot (diverged, or blew up) is screened again this many times ...
-SCREEN_STEP_DOWN = 10.0  # ... each time at a tenth of the learning rate
+SCREEN_RETRIES = 4  # a family whose screen overshot (diverged, or blew up) is screened again this many times ...
+SCREEN_STEP_DOWN = math.sqrt(10)  # ... each time half a decade lower (a decade skipped momentum SGD's best rate)
 
 
 class SearchPhases(TrialLoop):
@@ -69,7 +69,7 @@ class SearchPhases(TrialLoop):
     def run_screen_phase(self, scale: float) -> None:
         """Every family at its calibrated defaults, the full epochs, never pruned; one not yet
         finished (never run, or interrupted) is run now, and one that diverged is screened again
-        a decade lower (a family must not leave the race because the common scale overshot it)."""
+        half a decade lower (a family must not leave the race because the common scale overshot it)."""
         missing = self.screens_missing()
         self.progress.phase(f"screening {len(missing)} optimizers at their defaults, all {self.epochs} epochs",
                             len(missing))  # fmt: skip
@@ -85,7 +85,7 @@ class SearchPhases(TrialLoop):
             if self.running:
                 self.pump()
             if not missing:
-                missing = self.screens_missing()  # the diverged ones, a decade lower
+                missing = self.screens_missing()  # the diverged ones, half a decade lower
         self.plan(store=True)
 
     def screens_missing(self) -> list[tuple[str, int]]:

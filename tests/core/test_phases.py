@@ -263,13 +263,19 @@ def test_a_screen_interrupted_by_the_timeout_is_run_again_on_resume(write_model,
     assert sorted(t.user_attrs[record.OPTIMIZER] for t in screens) == ["adam", "lion", "sgd"]
 
 
-def test_a_family_whose_screen_diverged_is_screened_again_a_decade_lower(write_model, sqlite_url, study_name):
+@pytest.mark.parametrize("diverges_above, reruns", [(-4.25, 1), (-5.2, 3)])
+def test_a_family_whose_screen_diverged_is_screened_again_half_a_decade_lower(write_model, sqlite_url, study_name,
+                                                                              diverges_above, reruns):  # fmt: skip
+    # Half a decade, not a decade: on sgd_wins momentum SGD diverged at 0.09 and wins at 0.03;
+    # rerun at 0.009 it trailed the adaptive methods and left the race (84% and 111% regret).
     source = CURVES.format(epochs=E, flip=False).replace(
-        "    for epoch in", "    if trial.config.optimizer == 'lion' and x > -4.5:\n        return float('nan')\n    for epoch in")
+        "    for epoch in",
+        f"    if trial.config.optimizer == 'lion' and x > {diverges_above}:\n        return float('nan')\n    for epoch in")
     _, study = _search(write_model(source), sqlite_url, study_name, budget=12)
     lion = [t for t in study.trials if t.user_attrs.get(record.PHASE) == "screen" and t.params["optimizer"] == "lion"]
-    assert [t.state for t in lion] == [TrialState.PRUNED, TrialState.COMPLETE]
-    assert lion[1].params["lion.lr"] == pytest.approx(lion[0].params["lion.lr"] / 10)
+    assert [t.state for t in lion] == [TrialState.PRUNED] * reruns + [TrialState.COMPLETE]
+    rates = [t.params["lion.lr"] for t in lion]
+    assert [b / a for a, b in zip(rates, rates[1:])] == pytest.approx([10**-0.5] * reruns)
 
 
 def test_a_run_still_improving_at_its_last_epoch_tries_a_larger_learning_rate_first():
