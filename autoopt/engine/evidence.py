@@ -17,7 +17,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt.engine.phases import seed_noise
+from autoopt.engine.phases import seed_noise, tail_jitter
 from autoopt.storage import record
 
 TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie
@@ -44,6 +44,14 @@ class Evidence:
     @property
     def mean(self) -> float:
         return statistics.fmean(self.values)
+
+    @property
+    def jitter(self) -> float | None:
+        """The median over its runs of how far each curve's last epochs jump around their trend
+        (``phases.tail_jitter``); None without curves. A run that still jumps epoch to epoch
+        ended on one draw of that jitter: its final value is as uncertain as another seed's."""
+        jitters = [j for j in (tail_jitter(trial_curve(run)) for run in self.runs) if j is not None]
+        return statistics.median(jitters) if jitters else None
 
     @property
     def std(self) -> float | None:
@@ -107,9 +115,13 @@ def _guarded_mean(e: Evidence, maximize: bool, noise: float | None) -> float:
     a configuration seen on fewer seeds must beat one seen on more by more than luck. Without
     it, a candidate that two seeds flattered wins over leaders whose four seeds regressed to
     their true mean (the winner's curse; SMAC lets a challenger win only on as many seeds).
+    A configuration whose curves still jump at the end (``Evidence.jitter``) is guarded by that
+    jitter when it exceeds the study's noise: on sgd_wins, Adam's four lucky seeds on jumpy
+    curves beat momentum SGD's settled ones and re-trained 90% worse.
     Single runs are ranked by their value alone: they rank only among themselves."""
     sign = -1 if maximize else 1
-    guard = (noise or 0.0) / math.sqrt(e.n_seeds) if e.n_seeds > 1 else 0.0
+    spread = max(noise or 0.0, e.jitter or 0.0)
+    guard = spread / math.sqrt(e.n_seeds) if e.n_seeds > 1 else 0.0
     return sign * e.mean + guard
 
 

@@ -137,6 +137,16 @@ def seed_noise(groups: Iterable[Sequence[float]], maximize: bool) -> float | Non
     return statistics.median(statistics.stdev(v) for v in repeated[: math.ceil(len(repeated) / 2)])
 
 
+def tail_jitter(curve: Sequence[float]) -> float | None:
+    """How far a curve's last epochs jump around their trend, as a standard deviation (None under 3
+    epochs): the spread of its steps over the last 5 epochs, which a steady trend does not add to."""
+    tail = curve[-5:]
+    if len(tail) < 3:
+        return None
+    steps = [b - a for a, b in zip(tail, tail[1:])]
+    return statistics.pstdev(steps) / math.sqrt(2)
+
+
 def noise(trials: Sequence[FrozenTrial], epochs: int, maximize: bool = False) -> float | None:
     """The seed noise of a final value, as a standard deviation.
 
@@ -147,12 +157,7 @@ def noise(trials: Sequence[FrozenTrial], epochs: int, maximize: bool = False) ->
     """
     estimate = seed_noise(seed_values(trials).values(), maximize)
     if estimate is None:
-        jitters = []
-        for curve in full_curves(trials, epochs):
-            tail = curve[-5:]
-            if len(tail) >= 3:
-                steps = [b - a for a, b in zip(tail, tail[1:])]
-                jitters.append(statistics.pstdev(steps) / math.sqrt(2) if len(steps) > 1 else abs(steps[0]))
+        jitters = [j for j in map(tail_jitter, full_curves(trials, epochs)) if j is not None]
         if not jitters:
             return None
         estimate = statistics.median(jitters)

@@ -221,6 +221,27 @@ def test_a_mean_over_fewer_seeds_must_beat_the_leaders_by_more_than_its_standard
     assert recommended(study).trial_number == leader + 4
 
 
+def test_a_configuration_whose_curves_still_jump_at_the_end_must_beat_a_steady_one_by_that_jitter():
+    # sgd_wins: Adam with Lookahead ended its four seeds on low points of curves that jumped 2-5x
+    # epoch to epoch (0.00047 on four seeds, 0.00098 on ten more); momentum SGD's curves had
+    # settled (0.00060 on four, 0.00065 on ten). Each jumpy final value is one draw of that jitter.
+    study = hand_study()
+    settle = [0.50, 0.30, 0.20, 0.15, 0.13, 0.12, 0.11]
+    steady = add_configuration(study, [0.110, 0.112, 0.108, 0.111], lr=1e-3,
+                               curves=[settle[:-1] + [v] for v in (0.110, 0.112, 0.108, 0.111)])
+    add_configuration(study, [0.100, 0.098, 0.102, 0.099], lr=3e-3,
+                      curves=[[0.50, 0.30, 0.12, 0.25, 0.11, 0.30, v] for v in (0.100, 0.098, 0.102, 0.099)])
+    assert recommended(study).trial_number == steady
+    # One spike in one run of four is not a jumpy configuration: the median run's jitter counts.
+    calm = [[0.50, 0.30, 0.20, 0.15, 0.12, 0.11, v] for v in (0.100, 0.098, 0.102, 0.099)]
+    calm[0] = [0.50, 0.30, 0.20, 0.15, 0.90, 0.11, 0.100]
+    study = hand_study()
+    add_configuration(study, [0.110, 0.112, 0.108, 0.111], lr=1e-3,
+                      curves=[settle[:-1] + [v] for v in (0.110, 0.112, 0.108, 0.111)])
+    spiked_once = add_configuration(study, [0.100, 0.098, 0.102, 0.099], lr=3e-3, curves=calm)
+    assert recommended(study).trial_number == spiked_once
+
+
 @pytest.mark.parametrize("repeated", [True, False])
 def test_the_optimizer_ranking_puts_the_recommendation_first(repeated):
     study = hand_study(direction="maximize")
