@@ -99,7 +99,7 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up
 
 def _larger_rate_tried(params: dict[str, Any], tried: Sequence[dict[str, Any]], family: str) -> bool:
     """Whether a rate at least half a decade above ``params``' was tried at the same point and
-    lost (a screen that diverged and was rerun a decade lower): the best rate often sits just
+    lost (a screen that overshot and was rerun lower): the best rate often sits just
     below the largest stable one, so the gap between them is searched first."""
     lr = params.get(param_name(family, "lr"))
     if lr is None:
