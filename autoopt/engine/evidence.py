@@ -17,7 +17,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt.engine.phases import seed_noise, tail_jitter
+from autoopt.engine.phases import back_and_forth, seed_noise
 from autoopt.storage import record
 
 TIE_STANDARD_ERRORS = 2.0  # means closer than this many standard errors of their difference are a tie
@@ -47,10 +47,10 @@ class Evidence:
 
     @property
     def jitter(self) -> float | None:
-        """The median over its runs of how far each curve's last epochs jump around their trend
-        (``phases.tail_jitter``); None without curves. A run that still jumps epoch to epoch
+        """The median over its runs of how far each curve's last epochs jump back and forth
+        (``phases.back_and_forth``); None without curves. A run that still jumps epoch to epoch
         ended on one draw of that jitter: its final value is as uncertain as another seed's."""
-        jitters = [j for j in (tail_jitter(trial_curve(run)) for run in self.runs) if j is not None]
+        jitters = [j for j in (back_and_forth(trial_curve(run)) for run in self.runs) if j is not None]
         return statistics.median(jitters) if jitters else None
 
     @property

@@ -147,6 +147,19 @@ def tail_jitter(curve: Sequence[float]) -> float | None:
     return statistics.pstdev(steps) / math.sqrt(2)
 
 
+def back_and_forth(curve: Sequence[float], last: int = 5) -> float | None:
+    """How far a curve's ``last`` epochs jump back and forth, as a standard deviation (None under 3
+    epochs): the distance they travel beyond their net change, which is 0 for a curve that only
+    goes one way however it bends (a short run still falling steeply has no jitter), and for
+    independent noise of spread s around a flat end about 1.128 s per step after the first."""
+    tail = curve[-last:]
+    if len(tail) < 3:
+        return None
+    steps = [b - a for a, b in zip(tail, tail[1:])]
+    excess = sum(map(abs, steps)) - abs(sum(steps))
+    return excess / (2 / math.sqrt(math.pi) * (len(steps) - 1))
+
+
 def noise(trials: Sequence[FrozenTrial], epochs: int, maximize: bool = False) -> float | None:
     """The seed noise of a final value, as a standard deviation.
 

@@ -4,6 +4,8 @@ race the families, search inside them, confirm on fresh seeds, resume what was i
 from __future__ import annotations
 
 import math
+import random
+import statistics
 from pathlib import Path
 
 import optuna
@@ -303,6 +305,16 @@ def test_a_line_search_that_pays_is_followed_else_the_families_take_turns():
     assert pattern_search.next_family(["adam", "sgd"], improved, ["sgd"], False) == "sgd"
     assert pattern_search.next_family(["adam", "sgd"], worse, ["sgd"], False) == "adam"
     assert pattern_search.next_family(["adam", "sgd"], screen, [], False) == "adam"
+
+
+def test_back_and_forth_is_the_jitter_of_a_curves_end_and_zero_for_one_that_goes_one_way():
+    assert phases.back_and_forth([5.0, 2.0, 1.0, 0.5, 0.3, 0.25]) == 0.0  # bending, one way
+    assert phases.back_and_forth([0.1, 0.2, 0.4, 0.8]) == 0.0  # overfitting, one way
+    assert phases.back_and_forth([1.0, 0.9]) is None
+    # Independent noise of spread 0.01 around a flat end reads as about 0.01.
+    rng = random.Random(0)
+    tails = [[1.0 + rng.gauss(0, 0.01) for _ in range(5)] for _ in range(4000)]
+    assert statistics.fmean(phases.back_and_forth(t) for t in tails) == pytest.approx(0.01, rel=0.05)
 
 
 def test_a_screen_that_blew_up_without_nan_counts_as_overshot():

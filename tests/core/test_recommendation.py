@@ -240,6 +240,13 @@ def test_a_configuration_whose_curves_still_jump_at_the_end_must_beat_a_steady_o
                       curves=[settle[:-1] + [v] for v in (0.110, 0.112, 0.108, 0.111)])
     spiked_once = add_configuration(study, [0.100, 0.098, 0.102, 0.099], lr=3e-3, curves=calm)
     assert recommended(study).trial_number == spiked_once
+    # A short run still bending down steeply at its end goes one way: that is not jitter.
+    study = hand_study()
+    add_configuration(study, [0.110, 0.112, 0.108, 0.111], lr=1e-3,
+                      curves=[[0.6, 0.5, 0.4, 0.3, 0.2, v] for v in (0.110, 0.112, 0.108, 0.111)])
+    bending = add_configuration(study, [0.100, 0.098, 0.102, 0.099], lr=3e-3,
+                                curves=[[1.0, 0.5, 0.3, 0.2, 0.13, v] for v in (0.100, 0.098, 0.102, 0.099)])
+    assert recommended(study).trial_number == bending
 
 
 @pytest.mark.parametrize("repeated", [True, False])
