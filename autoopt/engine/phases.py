@@ -137,14 +137,17 @@ def seed_noise(groups: Iterable[Sequence[float]], maximize: bool) -> float | Non
     return statistics.median(statistics.stdev(v) for v in repeated[: math.ceil(len(repeated) / 2)])
 
 
-def tail_jitter(curve: Sequence[float]) -> float | None:
-    """How far a curve's last epochs jump around their trend, as a standard deviation (None under 3
-    epochs): the spread of its steps over the last 5 epochs, which a steady trend does not add to."""
-    tail = curve[-5:]
-    if len(tail) < 3:
-        return None
-    steps = [b - a for a, b in zip(tail, tail[1:])]
-    return statistics.pstdev(steps) / math.sqrt(2)
+def _tail_steps(curve: Sequence[float], last: int) -> list[float] | None:
+    """The steps between a curve's ``last`` epochs; None under 3 epochs."""
+    tail = curve[-last:]
+    return [b - a for a, b in zip(tail, tail[1:])] if len(tail) >= 3 else None
+
+
+def _step_spread(curve: Sequence[float]) -> float | None:
+    """How far a curve's last 5 epochs jump around their trend, as a standard deviation: the
+    spread of their steps, which a steady trend does not add to (a bending one does)."""
+    steps = _tail_steps(curve, 5)
+    return None if steps is None else statistics.pstdev(steps) / math.sqrt(2)
 
 
 def back_and_forth(curve: Sequence[float], last: int = 5) -> float | None:
@@ -152,10 +155,9 @@ def back_and_forth(curve: Sequence[float], last: int = 5) -> float | None:
     epochs): the distance they travel beyond their net change, which is 0 for a curve that only
     goes one way however it bends (a short run still falling steeply has no jitter), and for
     independent noise of spread s around a flat end about 1.128 s per step after the first."""
-    tail = curve[-last:]
-    if len(tail) < 3:
+    steps = _tail_steps(curve, last)
+    if steps is None:
         return None
-    steps = [b - a for a, b in zip(tail, tail[1:])]
     excess = sum(map(abs, steps)) - abs(sum(steps))
     return excess / (2 / math.sqrt(math.pi) * (len(steps) - 1))
 
@@ -168,13 +170,14 @@ def noise(trials: Sequence[FrozenTrial], epochs: int, maximize: bool = False) ->
     (which moves with the batch order and a small validation set, as seeds do). Never below
     ``NOISE_FLOOR`` of the best value's size.
     """
+    curves = full_curves(trials, epochs)
     estimate = seed_noise(seed_values(trials).values(), maximize)
     if estimate is None:
-        jitters = [j for j in map(tail_jitter, full_curves(trials, epochs)) if j is not None]
+        jitters = [j for j in map(_step_spread, curves) if j is not None]
         if not jitters:
             return None
         estimate = statistics.median(jitters)
-    finals = [abs(c[-1]) for c in full_curves(trials, epochs)]
+    finals = [abs(c[-1]) for c in curves]
     floor = NOISE_FLOOR * min(finals) if finals else 0.0
     return max(estimate, floor)
 
