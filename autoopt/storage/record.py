@@ -21,7 +21,9 @@ Everything is JSON (never pickle), so the storage is data and not code. Trials:
 
 Studies carry ``autoopt`` = {"version", "metric", "direction", "model_file", "epochs",
 "optimizers"}, ``search_plan`` (what the phases measured: the budget, the noise, which
-rungs can be trusted to prune on, the families that survived the race; ``autoopt.engine.phases``)
+rungs can be trusted to prune on, the families that survived the race; ``autoopt.engine.phases``),
+``seed_base`` (the seed every configuration's first run trains on; its n-th re-run trains on
+the n-th seed after it, the same for every configuration)
 and ``lr_range_test`` when the warm starts were calibrated by one
 (``autoopt.engine.calibrate``).
 """
@@ -63,6 +65,7 @@ PHASE_CONFIRM = "confirm"
 STUDY_INFO = "autoopt"
 SEARCH_PLAN = "search_plan"  # autoopt.engine.phases.Plan as JSON
 LR_RANGE_TEST = "lr_range_test"  # autoopt.engine.calibrate.RangeTest as JSON, on studies that ran one
+SEED_BASE = "seed_base"  # int: the seed every configuration's first run trains on (autoopt.engine.trial_loop)
 
 
 # How reasons began before the cause was stored (read only to classify those old trials).

@@ -148,6 +148,12 @@ def test_best_configurations_are_confirmed_on_fresh_seeds_and_recommended(storag
         original = trials[t.user_attrs[record.CONFIRM_OF]]
         assert t.params == original.params and t.user_attrs[record.SEED] != original.user_attrs[record.SEED]
         assert t.user_attrs[record.PHASE] == record.PHASE_CONFIRM
+    # Common random numbers: every search trial trains on one seed, and both candidates' re-runs
+    # on the same three more, so their values on a seed differ by the configuration alone.
+    assert {t.user_attrs[record.SEED] for t in search} == {load_study(storage_url, study_name).user_attrs[record.SEED_BASE]}
+    seeds = [sorted(t.user_attrs[record.SEED] for t in confirms if t.user_attrs[record.CONFIRM_OF] == best.number)
+             for best in family_best]  # fmt: skip
+    assert seeds[0] == seeds[1] and len(set(seeds[0])) == 3
     rec = autoopt.recommend(study_name, storage_url)
     chosen = trials[rec.trial_number]
     assert chosen in family_best and len(rec.confirmed_values) == 4 and rec.n_seeds == 4 and rec.confirmed
