@@ -12,9 +12,11 @@ import itertools
 import math
 import random
 import time
+from collections.abc import Iterable
+from functools import partial
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from autoopt.executors.base import Executor, Finished, Report
 from autoopt.engine.failure_policy import FailurePolicy
@@ -40,6 +42,24 @@ from autoopt.engine.study import counted_trials
 POLL_SECONDS = 0.25
 SEED_STRIDE = 7919  # the n-th seed of every configuration: the study's base seed + n x this
 REPORT_EVERY_S = 2.0  # an epoch no pruner judges is stored at most this often per trial (the live curve)
+
+
+def run_seed(base: int, replicate: int) -> int:
+    """The seed of every configuration's ``replicate``-th run (0: its first).
+
+    Common random numbers, as SMAC's intensification compares a challenger with the incumbent
+    on the same seeds: two configurations' values on one seed differ by the configurations,
+    not by the draw of initial weights and batch order, which moves every configuration alike
+    (on 7 of the suite's 8 tasks the per-seed values of two configurations correlate 0.5 to
+    0.9; 0.1 to 0.2 on the digits MLP)."""
+    return (base + SEED_STRIDE * replicate) % 2**31
+
+
+def next_common_seed(base: int, runs: Iterable[FrozenTrial]) -> int:
+    """The seed of a configuration's next re-run: the first of the common re-run seeds that none
+    of its finished or running ``runs`` trained on, so a re-run that failed is replaced on its seed."""
+    used = {run.user_attrs.get(record.SEED) for run in runs}
+    return next(seed for seed in map(partial(run_seed, base), itertools.count(1)) if seed not in used)
 
 
 class TrialLoop:
@@ -71,25 +91,14 @@ class TrialLoop:
         return seed
 
     def seed_of(self, trial: optuna.Trial, phase: str) -> int:
-        """Common random numbers (SMAC's intensification compares configurations on the same
-        seeds): every configuration's first run trains on the study's base seed, and its n-th
-        re-run on the n-th seed after it, so two configurations' values on a seed differ by the
-        configurations, not by the draw of initial weights and batch order (on 7 of the suite's 8
-        tasks one seed moves every configuration's value the same way, correlation 0.5 to 0.9;
-        0.1 to 0.2 on the digits MLP). A re-run
-        takes the first of those seeds its configuration has no finished or running run on: one
-        that failed is replaced on the same seed."""
-        replicate = 0
-        if phase == record.PHASE_CONFIRM:
-            of = trial.user_attrs.get(record.CONFIRM_OF)
-            used = {t.user_attrs.get(record.SEED) for t in self.study.get_trials(deepcopy=False, states=(
-                TrialState.COMPLETE, TrialState.RUNNING)) if t.number != trial.number
-                and (t.number == of or t.user_attrs.get(record.CONFIRM_OF) == of)}  # fmt: skip
-            replicate = next(j for j in itertools.count(1) if self.replicate_seed(j) not in used)
-        return self.replicate_seed(replicate)
-
-    def replicate_seed(self, replicate: int) -> int:
-        return (self.seed_base + SEED_STRIDE * replicate) % 2**31
+        """``run_seed`` for this trial: a confirmation takes the next common seed of the
+        configuration it re-trains, any other trial the study's base seed."""
+        if phase != record.PHASE_CONFIRM:
+            return run_seed(self.seed_base, 0)
+        of = trial.user_attrs.get(record.CONFIRM_OF)
+        runs = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+                if t.number != trial.number and (t.number == of or t.user_attrs.get(record.CONFIRM_OF) == of)]  # fmt: skip
+        return next_common_seed(self.seed_base, runs)
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
+import optuna
 import pytest
 from core_support import by_state, load_study, make_spec, model_path, trials_of
 from optuna.trial import TrialState
 
 import autoopt
 from autoopt.engine.run import DIVERGED_CONSTRAINT
+from autoopt.engine.trial_loop import next_common_seed, run_seed
 from autoopt.training.runner import environment, pick_device
 from autoopt.storage import record
 
@@ -132,6 +134,27 @@ def test_trial_whose_code_raises_fails_with_the_error_while_others_complete(stor
         assert reason.startswith("error: ValueError: a batch of 16 reached the buggy branch (at ")
         assert f"{model_path('crashy')}:" in reason
     assert all(t.user_attrs[record.BATCH_SIZE] in (64, 128) for t in complete)
+
+
+def test_a_re_run_takes_the_first_common_seed_its_configuration_lacks():
+    def run(seed: int) -> optuna.trial.FrozenTrial:
+        return optuna.trial.create_trial(value=0.1, user_attrs={record.SEED: seed})
+
+    first, second, third = (run_seed(7, n) for n in (1, 2, 3))
+    assert next_common_seed(7, [run(run_seed(7, 0))]) == first
+    assert next_common_seed(7, [run(run_seed(7, 0)), run(first)]) == second
+    # The re-run on ``second`` failed (failed runs are not passed): its replacement trains on it.
+    assert next_common_seed(7, [run(run_seed(7, 0)), run(first), run(third)]) == second
+    # A study from before common seeds: its runs drew other seeds, and the common ones follow.
+    assert next_common_seed(7, [run(123), run(456)]) == first
+
+
+def test_a_resumed_search_without_a_seed_trains_on_the_seed_its_study_stored(storage_url, study_name):
+    for trials in (2, 4):  # the second search resumes the study
+        autoopt.search(make_spec("blobs", storage_url, study_name, trials=trials, seed=None, pruner="none"))
+    trials = trials_of(storage_url, study_name)
+    base = load_study(storage_url, study_name).user_attrs[record.SEED_BASE]
+    assert len(trials) >= 4 and {t.user_attrs[record.SEED] for t in trials} == {run_seed(base, 0)}
 
 
 def test_best_configurations_are_confirmed_on_fresh_seeds_and_recommended(storage_url, study_name):
