@@ -25,6 +25,10 @@ BUILTIN_OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", 
 LOOKAHEAD_MODES = ("search", "on", "off")
 # SGD's three published forms; momentum is searched for the last two.
 SGD_VARIANTS = ("plain", "momentum", "nesterov")
+# The form SGD's warm start takes: Nesterov momentum, as timm's "sgd" does (Sutskever et al.
+# 2013). On the suite's grids, at the same rate, batch size and Lookahead, Nesterov beat
+# classical momentum in 190 of 269 pairs, on 7 of the 8 tasks; the search toggles it after.
+SCREENED_SGD_VARIANT = "nesterov"
 SGD_MOMENTUM = Range(0.5, 0.99)
 
 Bound = Range | float | int | bool
@@ -111,7 +115,7 @@ def default_params(space: SearchSpace, optimizer: str, lr_scale: float = 1.0) ->
             default *= lr_scale
         params[param_name(optimizer, hp)] = min(max(default, bound.low), bound.high)
     if "nesterov" in info.defaults and "momentum" not in space.overrides.get(optimizer, {}):
-        params[param_name(optimizer, VARIANT)] = "momentum"
+        params[param_name(optimizer, VARIANT)] = SCREENED_SGD_VARIANT
         params[param_name(optimizer, "momentum")] = info.defaults["momentum"]
     if space.lookahead == "search":
         params[LOOKAHEAD] = False

@@ -173,3 +173,14 @@ def test_optuna_parameter_names_keep_the_spelling_stored_studies_hold():
     assert split_param_name("adam.lr") == ("adam", "lr") and split_param_name("adam") is None
     params = {"optimizer": "adam", "adam.lr": 0.01, "adamw.lr": 0.1, "lookahead": True, "lookahead.k": 5}
     assert (hyperparameters_of(params, "adam"), hyperparameters_of(params, LOOKAHEAD)) == ({"lr": 0.01}, {"k": 5})
+
+
+def test_sgd_is_screened_with_nesterov_momentum_and_the_search_can_toggle_it_off():
+    from autoopt.engine.pattern_search import neighbours
+    from autoopt.engine.space import default_params
+
+    space = SearchSpace()
+    params = default_params(space, "sgd")
+    config = suggest_config(optuna.trial.FixedTrial(params), space)
+    assert config.optimizer_kwargs["nesterov"] is True and config.optimizer_kwargs["momentum"] == 0.9
+    assert {**params, "sgd.variant": "momentum"} in neighbours(params, "sgd", space)
