@@ -6,6 +6,8 @@ card shows them (``autoopt.dashboard.recommendation``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from autoopt.engine.evidence import TIE_STANDARD_ERRORS
 from autoopt.engine.recommend import Recommendation, TiedConfiguration
 from autoopt.trial_config import TrialConfig
@@ -24,9 +26,18 @@ def configuration_label(config: TrialConfig) -> str:
     Unlike the progress line's label (``autoopt.cli.progress.describe``, 2 digits), the learning
     rate keeps 4 significant digits: tied configurations often differ only there.
     """
-    lr = config.optimizer_kwargs.get("lr")
+    kwargs = config.optimizer_kwargs
+    lr = kwargs.get("lr")
     lookahead = " + Lookahead" if config.lookahead else ""
-    return f"{config.optimizer}{'' if lr is None else f' lr={lr:.4g}'}{lookahead}, batch {config.batch_size}"
+    return f"{config.optimizer}{_sgd_form(kwargs)}{'' if lr is None else f' lr={lr:.4g}'}{lookahead}, batch {config.batch_size}"
+
+
+def _sgd_form(kwargs: dict[str, Any]) -> str:
+    """`` nesterov 0.9``, `` momentum 0.9`` or `` plain`` for SGD (ties often differ only there); else ""."""
+    if "nesterov" not in kwargs:
+        return ""
+    momentum = kwargs.get("momentum") or 0.0
+    return " plain" if not momentum else f" {'nesterov' if kwargs['nesterov'] else 'momentum'} {momentum:.3g}"
 
 
 TIE_HEADLINE = (f"a statistical tie: at the measured noise (within {TIE_STANDARD_ERRORS:g} standard errors) "

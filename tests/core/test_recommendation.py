@@ -383,3 +383,16 @@ def test_studies_from_before_the_phases_are_recommended_as_before():
     rec = recommended(study)
     assert rec.trial_number == steady and rec.n_seeds == 2 and [row.screened for row in rec.leaderboard] == [None]
     assert "how each optimizer did" in shown_text(rec)
+
+
+@pytest.mark.parametrize(("kwargs", "label"), [
+    ({"lr": 0.0631, "momentum": 0.9, "nesterov": True}, "sgd nesterov 0.9 lr=0.0631, batch 32"),
+    ({"lr": 0.0631, "momentum": 0.95, "nesterov": False}, "sgd momentum 0.95 lr=0.0631, batch 32"),
+    ({"lr": 0.1, "momentum": 0.0, "nesterov": False}, "sgd plain lr=0.1, batch 32"),
+])  # fmt: skip
+def test_a_tied_sgd_configuration_says_which_form_of_sgd_it_is(kwargs, label):
+    from autoopt.engine.recommendation_text import configuration_label
+    from autoopt.trial_config import TrialConfig
+
+    assert configuration_label(TrialConfig("sgd", kwargs, None, 32)) == label
+    assert configuration_label(TrialConfig("adam", {"lr": 0.001}, None, 64)) == "adam lr=0.001, batch 64"
