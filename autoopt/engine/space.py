@@ -61,12 +61,19 @@ def _suggest(trial: optuna.Trial, name: str, bound: Bound) -> Any:
     return trial.suggest_float(name, bound.low, bound.high, log=bound.log)
 
 
+def _searches_sgd_variant(space: SearchSpace, optimizer: str) -> bool:
+    """Whether the search chooses this SGD's form (plain, momentum, nesterov): not where the user
+    fixed or narrowed its momentum or Nesterov flag (``--set sgd.nesterov=0`` is kept as set)."""
+    fixed = space.overrides.get(optimizer, {})
+    return "nesterov" in registry.get(optimizer).defaults and "momentum" not in fixed and "nesterov" not in fixed
+
+
 def suggest_config(trial: optuna.Trial, space: SearchSpace) -> TrialConfig:
     """Sample one configuration from ``space`` through ``trial``."""
     name = trial.suggest_categorical("optimizer", list(space.optimizers))
     info = registry.get(name)
     values = {hp: _suggest(trial, param_name(name, hp), bound) for hp, bound in space.bounds(name).items()}
-    if "nesterov" in info.defaults and "momentum" not in space.overrides.get(name, {}):
+    if _searches_sgd_variant(space, name):
         variant = trial.suggest_categorical(param_name(name, VARIANT), list(SGD_VARIANTS))
         values["momentum"] = 0.0 if variant == "plain" else _suggest(trial, param_name(name, "momentum"), SGD_MOMENTUM)
         values["nesterov"] = variant == "nesterov"
@@ -114,7 +121,7 @@ def default_params(space: SearchSpace, optimizer: str, lr_scale: float = 1.0) ->
         if hp == "lr":
             default *= lr_scale
         params[param_name(optimizer, hp)] = min(max(default, bound.low), bound.high)
-    if "nesterov" in info.defaults and "momentum" not in space.overrides.get(optimizer, {}):
+    if _searches_sgd_variant(space, optimizer):
         params[param_name(optimizer, VARIANT)] = SCREENED_SGD_VARIANT
         params[param_name(optimizer, "momentum")] = info.defaults["momentum"]
     if space.lookahead == "search":

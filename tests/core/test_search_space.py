@@ -93,6 +93,16 @@ def test_fixed_sgd_momentum_replaces_the_variant_choice():
         assert config.optimizer_kwargs["momentum"] == 0.0
 
 
+def test_a_fixed_nesterov_flag_is_kept_by_the_search_and_the_screen():
+    from autoopt.engine.space import default_params
+
+    space = build_spec(model_path("blobs"), space_table={"optimizers": ["sgd"], "sgd": {"nesterov": 0}}).space
+    assert "sgd.variant" not in default_params(space, "sgd")
+    for params, config in sample(space, n=20):
+        assert "sgd.variant" not in params
+        assert not config.optimizer_kwargs["nesterov"] and config.optimizer_kwargs["momentum"] == 0.9
+
+
 def test_batch_sizes_and_lookahead_bounds_narrow(tmp_path):
     toml = "[space]\nbatch_size = [64, 32]\n[space.lookahead]\nk = [4, 5]\nalpha = 0.5\n"
     space = spec_space(tmp_path, toml)
