@@ -66,11 +66,14 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
         names = split_param_name(key)
         if not sep or names is None:
             raise UserError(f"--set {item!r}: write OPTIMIZER.PARAM=LOW:HIGH or OPTIMIZER.PARAM=VALUE, e.g. adam.lr=1e-4:1e-2.")
+        section, name = names
+        if raw.strip().lower() in ("true", "false"):  # an on/off hyperparameter: sgd.nesterov=true
+            table.setdefault(section.strip(), {})[name.strip()] = raw.strip().lower() == "true"
+            continue
         try:
             value: Any = [float(v) if "." in v or "e" in v.lower() else int(v) for v in raw.split(":")]
         except ValueError:
-            raise UserError(f"--set {item!r}: {raw!r} is not a number or a LOW:HIGH range.") from None
-        section, name = names
+            raise UserError(f"--set {item!r}: {raw!r} is not a number, a LOW:HIGH range, true or false.") from None
         table.setdefault(section.strip(), {})[name.strip()] = value if len(value) == 2 else value[0]
     return table
 

@@ -47,9 +47,15 @@ class SearchSpace:
         """Searched ranges and fixed values of ``optimizer``'s hyperparameters."""
         info = registry.get(optimizer)
         bounds: dict[str, Bound] = {name: r for name, r in info.ranges.items() if r.searched}
+        fixed = self.overrides.get(optimizer, {})
         if "nesterov" in info.defaults:
-            bounds.pop("momentum", None)  # SGD's momentum comes with its variant (plain, momentum, nesterov)
-        bounds.update(self.overrides.get(optimizer, {}))
+            # SGD's momentum comes with its form (plain, momentum, nesterov) where the search
+            # chooses the form; where the user fixed the Nesterov flag, momentum is searched
+            # over the forms' range (plain SGD is ``momentum=0``, fixed by the user too).
+            bounds.pop("momentum", None)
+            if "nesterov" in fixed:
+                bounds["momentum"] = SGD_MOMENTUM
+        bounds.update(fixed)
         return bounds
 
 
@@ -176,9 +182,20 @@ def narrow_optimizer(space: SearchSpace, optimizer: str, table: Mapping[str, Any
             raise UserError(
                 f"{where}.{hp}: {info.name} has no hyperparameter {hp!r}; known: {', '.join(sorted(known))}."
             )
+        if hp == "nesterov":
+            merged[hp] = _parse_flag(value, where=f"{where}.{hp}")
+            continue
         prior = info.ranges.get(hp, SGD_MOMENTUM if hp == "momentum" else None)
         merged[hp] = parse_bound(value, where=f"{where}.{hp}", prior=prior)
     return replace(space, overrides={**space.overrides, info.name: merged})
+
+
+def _parse_flag(value: Any, *, where: str) -> bool:
+    """An on/off hyperparameter (SGD's ``nesterov``): true/false or 1/0; torch and the
+    recommended line get a bool."""
+    if isinstance(value, bool) or value in (0, 1):
+        return bool(value)
+    raise UserError(f"{where}: this is on or off: write true or false (or 1 or 0), but got {value!r}.")
 
 
 def _known_optimizer(name: str, *, where: str) -> Any:

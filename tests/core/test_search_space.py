@@ -96,11 +96,22 @@ def test_fixed_sgd_momentum_replaces_the_variant_choice():
 def test_a_fixed_nesterov_flag_is_kept_by_the_search_and_the_screen():
     from autoopt.engine.space import default_params
 
-    space = build_spec(model_path("blobs"), space_table={"optimizers": ["sgd"], "sgd": {"nesterov": 0}}).space
-    assert "sgd.variant" not in default_params(space, "sgd")
-    for params, config in sample(space, n=20):
-        assert "sgd.variant" not in params
-        assert not config.optimizer_kwargs["nesterov"] and config.optimizer_kwargs["momentum"] == 0.9
+    for flag in (0, 1, False, True):
+        space = build_spec(model_path("blobs"), space_table={"optimizers": ["sgd"], "sgd": {"nesterov": flag}}).space
+        assert "sgd.variant" not in default_params(space, "sgd")
+        momenta = set()
+        for params, config in sample(space, n=20):
+            assert "sgd.variant" not in params
+            assert config.optimizer_kwargs["nesterov"] is bool(flag)  # a bool for torch and the pasted line
+            momenta.add(config.optimizer_kwargs["momentum"])
+        assert len(momenta) > 1 and all(0.5 <= m <= 0.99 for m in momenta)  # searched with the fixed form
+
+
+def test_nesterov_is_on_or_off():
+    with pytest.raises(UserError, match=r"sgd\.nesterov.*true or false"):
+        build_spec(model_path("blobs"), space_table={"sgd": {"nesterov": [0, 1]}})
+    with pytest.raises(UserError, match=r"sgd\.nesterov.*true or false"):
+        build_spec(model_path("blobs"), space_table={"sgd": {"nesterov": 0.5}})
 
 
 def test_batch_sizes_and_lookahead_bounds_narrow(tmp_path):
@@ -194,3 +205,11 @@ def test_sgd_is_screened_with_nesterov_momentum_and_the_search_can_toggle_it_off
     config = suggest_config(optuna.trial.FixedTrial(params), space)
     assert config.optimizer_kwargs["nesterov"] is True and config.optimizer_kwargs["momentum"] == 0.9
     assert {**params, "sgd.variant": "momentum"} in neighbours(params, "sgd", space)
+
+
+@pytest.mark.parametrize("raw", ["true", "True", "1"])
+def test_set_turns_nesterov_on_as_a_bool(raw):
+    from autoopt.cli.commands import _parse_set
+
+    space = build_spec(model_path("blobs"), space_table=_parse_set([f"sgd.nesterov={raw}"])).space
+    assert space.bounds("sgd")["nesterov"] is True
