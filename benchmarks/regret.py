@@ -25,7 +25,7 @@ Methods:
 A method whose settings autoopt's build_spec rejects is reported unavailable and skipped.
 
 Every method searches the same batch sizes: autoopt's defaults, 16-256, as a user's search does
-(--sizes default), or the grid's two (--sizes grid).
+(--sizes default), or the grid's (--sizes grid).
 
 Run: python benchmarks/regret.py [--tasks a,b] [--methods optuna-tpe,autoopt] [--seeds 12] [--sizes default]
      [--out /tmp/regret.json]
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=12,
                         help="search seeds 0..S-1 (default 12: on one commit seeds 0-5 gave a median regret of 0.5%%, 6-11 of 2.2%%)")
     parser.add_argument("--sizes", choices=SIZES, default="default",
-                        help="batch sizes searched: autoopt's defaults (16-256, as users search) or the grid's two")
+                        help="batch sizes searched: autoopt's defaults (16-256, as users search) or the grid's")
     parser.add_argument("--out", default="/tmp/regret.json", help="where to write the results as JSON")
     parser.add_argument("--merge", help="comma-separated result files of earlier runs: print them as one table and stop")
     args = parser.parse_args(argv)
