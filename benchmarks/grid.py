@@ -5,7 +5,9 @@ in half-decade steps (10^(k/2)), at the task's three batch sizes, with and witho
 (k=5, alpha=0.5), each trained for the task's full epochs on seeds 0 and 1 by the independent
 reference trainer (benchmarks/reference.py). Points are ranked by the mean of the two seeds;
 the top 8 are re-trained on 10 fresh seeds (1000..1009), and the best 10-seed mean of all
-is the target a search's pick is judged against (benchmarks/regret.py).
+re-trained points is the target a search's pick is judged against (benchmarks/regret.py).
+The committed grids were extended from two batch sizes to three, so their finalists are the
+top 8 of both (10 to 16 a task); --force recomputes the top 8 of three alone.
 
 Writes benchmarks/grid/<task>.json (values rounded to 6 significant digits; null = diverged).
 Data computed once, not in CI: about 45 minutes on one CPU core for the whole suite. A grid
