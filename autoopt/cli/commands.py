@@ -67,8 +67,9 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
         if not sep or names is None:
             raise UserError(f"--set {item!r}: write OPTIMIZER.PARAM=LOW:HIGH or OPTIMIZER.PARAM=VALUE, e.g. adam.lr=1e-4:1e-2.")
         section, name = names
-        if raw.strip().lower() in ("true", "false"):  # an on/off hyperparameter: sgd.nesterov=true
-            table.setdefault(section.strip(), {})[name.strip()] = raw.strip().lower() == "true"
+        flag = raw.strip().lower()
+        if flag in ("true", "false"):  # an on/off hyperparameter: sgd.nesterov=true
+            table.setdefault(section.strip(), {})[name.strip()] = flag == "true"
             continue
         try:
             value: Any = [float(v) if "." in v or "e" in v.lower() else int(v) for v in raw.split(":")]

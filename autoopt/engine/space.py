@@ -167,7 +167,7 @@ def parse_bound(value: Any, *, where: str, prior: Range | None) -> Bound:
             raise UserError(f"{where}: this range is sampled on a log scale, so low must be > 0, but got {low}.")
         is_int = isinstance(low, int) and isinstance(high, int) and prior is not None and isinstance(prior.low, int)
         return Range(low, high, log=log) if is_int else Range(float(low), float(high), log=log)
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # true/false is only for on/off flags
         return value
     raise UserError(f"{where}: expected a number or a [low, high] range, but got {value!r}.")
 

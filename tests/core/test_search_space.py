@@ -213,3 +213,12 @@ def test_set_turns_nesterov_on_as_a_bool(raw):
 
     space = build_spec(model_path("blobs"), space_table=_parse_set([f"sgd.nesterov={raw}"])).space
     assert space.bounds("sgd")["nesterov"] is True
+
+
+def test_true_or_false_is_refused_where_a_number_is_wanted(tmp_path):
+    from autoopt.cli.commands import _parse_set
+
+    with pytest.raises(UserError, match=r"^--set adam\.lr: expected a number or a \[low, high\] range, but got True"):
+        build_spec(model_path("blobs"), space_table=_parse_set(["adam.lr=true"]))
+    with pytest.raises(UserError, match=r"\[space\]\.adam\.lr: expected a number or a \[low, high\] range, but got False"):
+        spec_space(tmp_path, "[space.adam]\nlr = false\n")
