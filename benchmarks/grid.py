@@ -115,8 +115,8 @@ def run_grid(task: str, families: list[str] | None = None, seeds: tuple[int, ...
     maximize = reference.direction(module) == "maximize"
     batch_sizes = batch_sizes or TASKS[task]
     families = families or list(FAMILIES)
-    done = {_config_key(p["config"]): p for p in (known or {}).get("points", [])}
-    retrained = {_config_key(f["config"]): f["values"] for f in (known or {}).get("top", [])}
+    done = {config_key(p["config"]): p for p in (known or {}).get("points", [])}
+    retrained = {config_key(f["config"]): f["values"] for f in (known or {}).get("top", [])}
     start, cpu = time.perf_counter(), time.process_time()
     points = []
     for family in families:
@@ -124,8 +124,8 @@ def run_grid(task: str, families: list[str] | None = None, seeds: tuple[int, ...
             for batch_size in batch_sizes:
                 for lookahead in lookaheads:
                     cfg = config(family, lr, batch_size, lookahead)
-                    if _config_key(cfg) in done:
-                        points.append(done[_config_key(cfg)])
+                    if config_key(cfg) in done:
+                        points.append(done[config_key(cfg)])
                         continue
                     runs = [reference.train(module, cfg, seed, epochs) for seed in seeds]
                     points.append({"family": family, "config": cfg, "values": [sig(v) for v, _ in runs],
@@ -138,8 +138,8 @@ def run_grid(task: str, families: list[str] | None = None, seeds: tuple[int, ...
     # The top points, and every point re-trained before (an extended grid's earlier finalists):
     # the target is the best 10-seed mean known, never worse for having more points.
     finalists = []
-    for point in [p for i, p in enumerate(ranked) if i < top or _config_key(p["config"]) in retrained]:
-        values = retrained.get(_config_key(point["config"])) or [
+    for point in [p for i, p in enumerate(ranked) if i < top or config_key(p["config"]) in retrained]:
+        values = retrained.get(config_key(point["config"])) or [
             sig(reference.train(module, point["config"], seed, epochs)[0]) for seed in retrain_seeds]  # fmt: skip
         finalists.append({"family": point["family"], "config": point["config"], "grid_mean": sig(score(point["values"], maximize)),
                           "values": values, "mean": sig(score(values, maximize))})  # fmt: skip
@@ -167,7 +167,8 @@ def run_grid(task: str, families: list[str] | None = None, seeds: tuple[int, ...
     }
 
 
-def _config_key(cfg: dict[str, Any]) -> str:
+def config_key(cfg: dict[str, Any]) -> str:
+    """A configuration as a dictionary key (the same for any key order)."""
     return json.dumps(cfg, sort_keys=True)
 
 

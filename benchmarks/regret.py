@@ -103,7 +103,7 @@ class Task:
         self.target: float = self.grid["target"]
         self.seeds: list[int] = self.grid["retrain_seeds"]
         # The grid's finalists were trained on these very seeds: the same numbers, for free.
-        self.retrained: dict[str, list[float | None]] = {_key(f["config"]): f["values"] for f in self.grid["top"]}
+        self.retrained: dict[str, list[float | None]] = {grid.config_key(f["config"]): f["values"] for f in self.grid["top"]}
 
     def train(self, config: dict[str, Any], seed: int) -> tuple[float, int]:
         """The value of one training, and the epochs it ran (the diverging one included)."""
@@ -112,7 +112,7 @@ class Task:
 
     def values(self, config: dict[str, Any]) -> list[float | None]:
         """``config`` re-trained on the target's 10 seeds (None: diverged)."""
-        key = _key(config)
+        key = grid.config_key(config)
         if key not in self.retrained:
             self.retrained[key] = [grid.sig(self.train(config, seed)[0]) for seed in self.seeds]
         return self.retrained[key]
@@ -137,10 +137,6 @@ class Task:
         by_grid = min(self.grid["top"], key=lambda f: -f["grid_mean"] if self.maximize else f["grid_mean"])
         trainings = sum(len(p["values"]) for p in self.grid["points"])
         return {"target_se": target_se, "grid_pick": self.regret(by_grid["mean"]), "grid_trainings": float(trainings)}
-
-
-def _key(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True)
 
 
 # --- Optuna on the raw space ---------------------------------------------------------------
