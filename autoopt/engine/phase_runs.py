@@ -142,7 +142,8 @@ class SearchPhases(TrialLoop):
                     if phases.phase_of(t) == record.PHASE_SEARCH]  # fmt: skip
         family = pattern_search.next_family(plan.survivors, runs, searched, self.maximize)
         tried = [t.params for t in trials if t.params.get("optimizer") == family and phases.phase_of(t) != record.PHASE_CONFIRM]
-        params = pattern_search.next_in_family(family, runs, tried, self.spec.space, self.maximize, plan.noise or 0.0)
+        params = pattern_search.next_in_family(family, runs, tried, self.spec.space, self.maximize, plan.noise or 0.0,
+                                               phases.blown_up(trials, self.maximize))  # fmt: skip
         return ask_member(self.study, params, {record.ROLE: record.ROLE_SEARCH, record.PHASE: record.PHASE_SEARCH})
 
     def fused_member(self) -> optuna.Trial | None:

@@ -38,7 +38,8 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from autoopt.storage import record
+from autoopt.outcome import Cause
+from autoopt.storage import record, stored_cause
 
 AGREEMENT_TO_PRUNE = 0.8  # share of pairs whose order at a rung is their order at E
 MIN_CURVES_TO_PRUNE = 6  # full-length curves needed before any rung is judged
@@ -248,6 +249,21 @@ def overshot(value: float, finals: Sequence[float], maximize: bool, curve: Seque
         return True
     best = min(curve, key=lambda v: score(v, maximize))
     return score(curve[-1], maximize) - score(best, maximize) > BLOWN_UP * abs(best)
+
+
+def blown_up(trials: Sequence[FrozenTrial], maximize: bool) -> list[dict[str, Any]]:
+    """The params of the screen and search trials that diverged (NaN or inf) or blew up without
+    NaN (``overshot``, against every finished run): rates past the edge of stability."""
+    finals = [r.value for r in runs_of(trials)]
+    out = []
+    for t in trials:
+        if phase_of(t) == record.PHASE_CONFIRM:
+            continue
+        if t.state == TrialState.PRUNED and stored_cause(t.user_attrs) is Cause.DIVERGED:
+            out.append(dict(t.params))
+        elif t.state == TrialState.COMPLETE and overshot(float(t.value), finals, maximize, t.user_attrs.get(record.CURVE) or ()):
+            out.append(dict(t.params))
+    return out
 
 
 def overfits(curve: Sequence[float], maximize: bool, tolerance: float) -> bool:

@@ -329,3 +329,30 @@ def test_a_screen_far_behind_but_still_near_its_own_best_is_slow_not_overshot():
     finals = [1e-3, 2.5e-3, 1.5e-3, 0.0745]
     assert not phases.overshot(0.0745, finals, False, curve=(2.0, 0.5, 0.1, 0.074, 0.0745))
     assert phases.overshot(1248.0, finals, False, curve=(0.9, 1e5, 3e4, 1248.0))  # blew up after epoch 1
+
+
+def test_sgd_at_the_edge_of_stability_keeps_more_of_its_rate_at_a_smaller_batch():
+    # sgd_wins: the best Nesterov rate at batch 32 sits just under where it blows up, and the
+    # best at 16 is the same rate; halving it with the batch (linear scaling) re-trained 73% worse.
+    space = SearchSpace(optimizers=("sgd",), batch_sizes=(16, 32), lookahead="off")
+    incumbent = {"optimizer": "sgd", "sgd.lr": 0.03, "sgd.variant": "nesterov", "batch_size": 32}
+    blew_up = dict(incumbent, **{"sgd.lr": 0.095})
+    run = phases.Run(1, "sgd", incumbent, 1.0, (3.0, 1.0, 1.1), "screen")
+    tried = [blew_up, incumbent, dict(incumbent, **{"sgd.lr": 0.0095})]
+    below_the_edge = pattern_search.next_in_family("sgd", [run], tried, space, False)
+    at_the_edge = pattern_search.next_in_family("sgd", [run], tried, space, False, blown_up=[blew_up])
+    assert below_the_edge["batch_size"] == at_the_edge["batch_size"] == 16
+    assert below_the_edge["sgd.lr"] == pytest.approx(0.03 / 2)
+    assert at_the_edge["sgd.lr"] == pytest.approx(0.03 / math.sqrt(2))
+    # Adaptive methods move by the square root either way.
+    assert pattern_search.batch_lr_factor(0.5, "adam", at_edge=False) == pytest.approx(math.sqrt(0.5))
+
+
+def test_blown_up_lists_the_runs_that_diverged_or_blew_up_without_nan():
+    fine = [_run(i, [1.0, 0.5, 0.4], lr=1e-3 * (i + 1)) for i in range(3)]
+    exploded = _run(3, [0.9, 1e5, 3e4], lr=0.5)
+    diverged = _run(4, [0.9], lr=1.0)
+    diverged.state, diverged.value = TrialState.PRUNED, None
+    diverged.user_attrs[record.CAUSE] = "diverged"
+    rates = [p["adam.lr"] for p in phases.blown_up([*fine, exploded, diverged], maximize=False)]
+    assert rates == [0.5, 1.0]
