@@ -111,24 +111,27 @@ def planned_noise(study_attrs: Mapping[str, Any]) -> float | None:
 
 
 def _guarded_mean(e: Evidence, maximize: bool, noise: float | None) -> float:
-    """The mean, lower-is-better, made worse by one standard error of it (``noise`` / sqrt(seeds)):
-    a configuration seen on fewer seeds must beat one seen on more by more than luck. Without
-    it, a candidate that two seeds flattered wins over leaders whose four seeds regressed to
-    their true mean (the winner's curse; SMAC lets a challenger win only on as many seeds).
+    """The mean of its re-runs, lower-is-better, made worse by one standard error of it (``noise``
+    / sqrt(re-runs)). The re-runs only: the search trial's own value is the draw it was chosen
+    for, so it flatters every candidate (the winner's curse), and most the ones with the fewest
+    re-runs; fresh seeds do not. And the guard: a configuration seen on fewer seeds must beat
+    one seen on more by more than luck (SMAC lets a challenger win only on as many seeds).
     A configuration whose curves still jump at the end (``Evidence.jitter``) is guarded by that
     jitter when it exceeds the study's noise: on sgd_wins, Adam's four lucky seeds on jumpy
     curves beat momentum SGD's settled ones and re-trained 90% worse.
     Single runs are ranked by their value alone: they rank only among themselves."""
     sign = -1 if maximize else 1
+    if e.n_seeds < 2:
+        return sign * e.mean
+    fresh = e.values[1:]
     spread = max(noise or 0.0, e.jitter or 0.0)
-    guard = spread / math.sqrt(e.n_seeds) if e.n_seeds > 1 else 0.0
-    return sign * e.mean + guard
+    return sign * statistics.fmean(fresh) + spread / math.sqrt(len(fresh))
 
 
 def best_mean(evidence: Sequence[Evidence], maximize: bool, noise: float | None = None) -> Evidence:
-    """The best mean among configurations trained on two seeds or more, each guarded by its
-    standard error at the study's seed noise (``_guarded_mean``); the best single trial when
-    there are none."""
+    """The best mean of the re-runs among configurations trained on two seeds or more, each
+    guarded by its standard error at the study's seed noise (``_guarded_mean``); the best
+    single trial when there are none."""
     repeated = [e for e in evidence if e.n_seeds > 1]
     if noise is None and repeated:
         noise = pooled_std(evidence, maximize)

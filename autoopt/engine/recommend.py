@@ -2,8 +2,9 @@
 
 A search's single best trial is partly luck (a good seed, a noisy validation set). The
 engine re-trains the best configurations on fresh seeds; the recommendation is the
-configuration with the best *mean* among those trained on two seeds or more, its value is
-that mean, and ``value_std`` the sample standard deviation over its seeds. Configurations
+configuration with the best *mean of its re-runs* among those trained on two seeds or more
+(``autoopt.engine.evidence.best_mean``: the search value it was chosen for flatters it), its
+value is the mean over all its seeds, and ``value_std`` the sample standard deviation over them. Configurations
 whose mean is within two standard errors of it are listed in ``tied_with``: at the measured
 noise the data cannot tell them apart. Studies without confirmations fall back to the best
 single trial, and say so (``confirmed`` is false).
@@ -209,7 +210,7 @@ def _chosen(study_name: str, evidence: Sequence[Evidence], maximize: bool) -> Ev
 
 
 def choose(study: optuna.Study) -> tuple[FrozenTrial, list[float]]:
-    """The search trial whose configuration has the best mean over its seeds, and those values."""
+    """The search trial of the recommended configuration (``evidence.best_mean``), and its values over its seeds."""
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     chosen = _chosen(study.study_name, gather(study.get_trials(deepcopy=False)), maximize)
     return chosen.trial, list(chosen.values)

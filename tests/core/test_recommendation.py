@@ -221,6 +221,19 @@ def test_a_mean_over_fewer_seeds_must_beat_the_leaders_by_more_than_its_standard
     assert recommended(study).trial_number == leader + 4
 
 
+def test_the_ranking_leaves_out_the_search_value_a_candidate_was_chosen_for():
+    # A search trial is confirmed because its value was good: on a noisy task that is partly
+    # the draw (the winner's curse), most of all for a candidate re-run once. Its re-runs on
+    # fresh seeds are not chosen, so the ranking reads them: 1.0 on the one re-run of the
+    # lucky 0.5 is worse than the steady 0.9s; by the plain means (0.75 against 0.9) it won.
+    study = hand_study()
+    add_configuration(study, [0.5, 1.0], lr=1e-2)
+    steady = add_configuration(study, [0.9, 0.9, 0.9, 0.9], lr=1e-3)
+    rec = recommended(study)
+    assert rec.trial_number == steady
+    assert rec.value == pytest.approx(0.9) and rec.n_seeds == 4  # the value shown is still the mean of every seed
+
+
 def test_a_configuration_whose_curves_still_jump_at_the_end_must_beat_a_steady_one_by_that_jitter():
     # sgd_wins: Adam with Lookahead ended its four seeds on low points of curves that jumped 2-5x
     # epoch to epoch (0.00047 on four seeds, 0.00098 on ten more); momentum SGD's curves had
