@@ -7,9 +7,12 @@ the reason, and is replaced.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import threading
+from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
@@ -20,9 +23,26 @@ from autoopt.outcome import FAIL, Cause, TrialOutcome
 from autoopt.training.runner import TrialJob, pick_device, run_trial
 
 
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored while a worker is started: a spawned child inherits the disposition
+    through exec, and Python leaves an ignored SIGINT ignored, so a Ctrl-C while the worker
+    still imports torch (seconds) does not kill it with a KeyboardInterrupt traceback on the
+    user's terminal. Only the main thread may set handlers; elsewhere the child is on its own."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_main(conn: Connection, model_file: str, threads: int, gpu: int | None) -> None:
     # Ctrl-C reaches the whole process group: the driver stops the workers itself, after it
     # marked their trials failed, so a worker must not die of it mid-trial with a traceback.
+    # (Ignored from its start, see _ctrl_c_ignored; again here for start methods that fork.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
@@ -51,7 +71,8 @@ class _Worker:
                  gpu: int | None) -> None:  # fmt: skip
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, str(model_file), threads, gpu), daemon=True)
-        self.process.start()
+        with _ctrl_c_ignored():
+            self.process.start()
         child.close()
         self.gpu = gpu
         self.job: TrialJob | None = None
