@@ -85,7 +85,7 @@ def _paired(cands: list[Candidate], noise: float) -> Candidate:
 
 
 RULES: dict[str, Callable[[list[Candidate], float], Candidate]] = {
-    "autoopt": lambda cs, noise: next((c for c in cs if c["is_pick"]), min(cs, key=lambda c: c["regret"])),
+    "autoopt": lambda cs, noise: next(c for c in cs if c["is_pick"]),
     "best candidate": lambda cs, noise: min(cs, key=lambda c: c["regret"]),
     "all seeds": lambda cs, noise: min(cs, key=lambda c: _guarded(c, noise, c["values"])),
     "plain mean": lambda cs, noise: min(cs, key=lambda c: statistics.fmean(c["values"])),
@@ -99,17 +99,24 @@ def table(results: dict[str, list[list[Candidate]]]) -> str:
 
     lines = [f"  {'task':16s}" + "".join(f"{rule:>18s}" for rule in RULES)]
     every: dict[str, list[float]] = {rule: [] for rule in RULES}
+    unconfirmed = 0
     for task, searches in results.items():
         regrets: dict[str, list[float]] = {rule: [] for rule in RULES}
-        for cands in (s for s in searches if s):
+        for cands in searches:
+            if not any(c["is_pick"] for c in cands):  # a pick on one seed: no rule here would have chosen it
+                unconfirmed += 1
+                continue
             noise = seed_noise([c["values"] for c in cands], False) or 0.0
             for rule, choose in RULES.items():
                 regrets[rule].append(choose(cands, noise)["regret"])
+        if not regrets["autoopt"]:
+            continue
         cells = "".join(f"{statistics.median(r):>8.2f}% ({max(r):5.1f})" for r in regrets.values())
         lines.append(f"  {task:16s}{cells}")
         for rule in RULES:
             every[rule] += regrets[rule]
-    lines.append("over every search: median / mean / worst regret, and how many are more than 10% off:")
+    lines.append("over every search: median / mean / worst regret, and how many are more than 10% off"
+                 + (f" ({unconfirmed} left out: their pick was not confirmed on fresh seeds):" if unconfirmed else ":"))
     for rule, r in every.items():
         lines.append(f"  {rule:16s} {len(r)} searches: {statistics.median(r):.2f}% / {statistics.fmean(r):.2f}% / "
                      f"{max(r):.1f}%, {sum(x > 10 for x in r)} > 10%")  # fmt: skip
