@@ -253,7 +253,8 @@ def overshot(value: float, finals: Sequence[float], maximize: bool, curve: Seque
 
 def blown_up(trials: Sequence[FrozenTrial], maximize: bool) -> list[dict[str, Any]]:
     """The params of the screen and search trials that diverged (NaN or inf) or blew up without
-    NaN (``overshot``, against every finished run): rates past the edge of stability."""
+    NaN (``overshot``, against every finished run; a pruned one by the value it was stopped at):
+    rates past the edge of stability."""
     finals = [r.value for r in runs_of(trials)]
     out = []
     for t in trials:
@@ -261,7 +262,8 @@ def blown_up(trials: Sequence[FrozenTrial], maximize: bool) -> list[dict[str, An
             continue
         if t.state == TrialState.PRUNED and stored_cause(t.user_attrs) is Cause.DIVERGED:
             out.append(dict(t.params))
-        elif t.state == TrialState.COMPLETE and overshot(float(t.value), finals, maximize, t.user_attrs.get(record.CURVE) or ()):
+        elif (t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.value is not None
+              and overshot(float(t.value), finals, maximize, t.user_attrs.get(record.CURVE) or ())):
             out.append(dict(t.params))
     return out
 

@@ -354,5 +354,13 @@ def test_blown_up_lists_the_runs_that_diverged_or_blew_up_without_nan():
     diverged = _run(4, [0.9], lr=1.0)
     diverged.state, diverged.value = TrialState.PRUNED, None
     diverged.user_attrs[record.CAUSE] = "diverged"
-    rates = [p["adam.lr"] for p in phases.blown_up([*fine, exploded, diverged], maximize=False)]
-    assert rates == [0.5, 1.0]
+    # Pruned at epoch 2, far off the scale and far above its own first epoch: it blew up too
+    # (sgd_wins: 1.3e16 at epoch 2; counted as a mere loser, the batch step scaled the rate linearly).
+    pruned_exploding = _run(5, [0.9, 1e5], lr=0.3)
+    pruned_exploding.state = TrialState.PRUNED
+    pruned_slow = _run(6, [50.0, 20.0], lr=1e-5)  # far behind at epoch 2, but still falling: slow
+    pruned_slow.state = TrialState.PRUNED
+    trials = [*fine, exploded, diverged, pruned_exploding, pruned_slow]
+    rates = [p["adam.lr"] for p in phases.blown_up(trials, maximize=False)]
+    assert rates == [0.5, 1.0, 0.3]
+
