@@ -2,8 +2,9 @@
 
 The learning rate half a decade down and up (up first when the incumbent was still
 improving at its last epoch, or when a larger rate was tried and lost), or for an incumbent
-that overfits a jump that moves its minimum to the last epoch; then the next batch size,
-Lookahead on or off, Nesterov on or off, and last the rate a quarter decade either way.
+that overfits a jump that moves its minimum to the last epoch; once bracketed, the vertex of a
+parabola through the three; then the next batch size, Lookahead on or off, Nesterov on or off,
+and last the rate a quarter decade either way. No step goes past a rate that already lost.
 Once that neighbourhood is tried, the family goes to TPE. Like ``autoopt.engine.phases``, every
 function reads finished runs and returns a decision.
 """
@@ -49,13 +50,14 @@ def still_improving(curve: Sequence[float], maximize: bool) -> bool:
 
 def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up_first: bool = False,
                lr_jump: float | None = None, fine_up_first: bool = False,
-               at_edge: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+               at_edge: bool = False, vertex: float | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """The points next to ``params`` in the order worth trying: the learning rate half a decade
     down and up (up first when ``lr_up_first``: the run was still improving at its last epoch;
-    for a run that overfits, ``lr_jump`` times it and half a decade down, never up), the next
-    smaller and larger batch size (learning rate scaled with it, see ``batch_lr_factor``),
-    Lookahead toggled (the rate divided or multiplied by its alpha), Nesterov toggled; last,
-    the learning rate a quarter decade either way (``fine_up_first``: up first)."""
+    for a run that overfits, ``lr_jump`` times it and half a decade down, never up), the rate at
+    ``vertex`` once those bracket it (``vertex_rate``), the next smaller and larger batch size
+    (learning rate scaled with it, see ``batch_lr_factor``), Lookahead toggled (the rate divided
+    or multiplied by its alpha), Nesterov toggled; last, the learning rate a quarter decade
+    either way (``fine_up_first``: up first)."""
     out: list[dict[str, Any]] = []
     bound = space.bounds(family).get("lr")
     lr = params.get(param_name(family, "lr"))
@@ -65,6 +67,8 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up
     elif has_lr:
         steps = [_clamped_lr(params, family, lr / LR_STEP, bound), _clamped_lr(params, family, lr * LR_STEP, bound)]
         out += steps[::-1] if lr_up_first else steps
+    if has_lr and vertex is not None:
+        out.append(_clamped_lr(params, family, vertex, bound))
     sizes = sorted(space.batch_sizes)
     size = params.get("batch_size")
     if size in sizes:
@@ -97,6 +101,37 @@ def neighbours(params: dict[str, Any], family: str, space: SearchSpace, *, lr_up
     return out
 
 
+def vertex_rate(incumbent: Run, own: Sequence[Run], family: str, maximize: bool,
+                blown_up: Sequence[dict[str, Any]] = ()) -> float | None:  # fmt: skip
+    """Where a parabola through the incumbent and its two half-decade neighbours bottoms, in log
+    learning rate, once both neighbours finished worse than it (and neither blew up, whose value
+    says where the edge is, not the curve's shape): the rate is bracketed, and a knife-edge
+    optimum (the best rate just under where training blows up) sits between the points, not a
+    quarter decade from the incumbent. At most a quarter decade from it either way."""
+    lr = incumbent.params.get(param_name(family, "lr"))
+    if lr is None:
+        return None
+    points = []
+    for factor in (1 / LR_STEP, LR_STEP):
+        point = {**incumbent.params, param_name(family, "lr"): lr * factor}
+        if any(_same_point(point, p, family) for p in blown_up):
+            return None
+        near = [r for r in own if _same_point(point, r.params, family) and math.isfinite(r.value)]
+        if not near:
+            return None
+        best = min(near, key=lambda r: score(r.value, maximize))
+        points.append((math.log10(best.params[param_name(family, "lr")]), score(best.value, maximize)))
+    (x0, y0), (x2, y2) = points
+    x1, y1 = math.log10(lr), score(incumbent.value, maximize)
+    if not (y1 < y0 and y1 < y2):
+        return None
+    top = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
+    bottom = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
+    reach = math.log10(FINE_LR_STEP)
+    shift = min(max(-0.5 * top / bottom, -reach), reach)
+    return 10 ** (x1 + shift)
+
+
 def batch_lr_factor(ratio: float, family: str, at_edge: bool) -> float:
     """How the learning rate moves when the batch size is multiplied by ``ratio``: linearly for
     SGD, by the square root for adaptive methods (the rules on our suite's grids: the best rate
@@ -110,9 +145,11 @@ def batch_lr_factor(ratio: float, family: str, at_edge: bool) -> float:
 
 
 def _larger_rate_tried(params: dict[str, Any], tried: Sequence[dict[str, Any]], family: str) -> bool:
-    """Whether a rate at least half a decade above ``params``' was tried at the same point and
-    lost (a screen that overshot and was rerun lower): the best rate often sits just
-    below the largest stable one, so the gap between them is searched first."""
+    """Whether a rate at least half a decade above ``params``' is among ``tried`` at the same
+    point. Given every tried point: one lost (a screen that overshot and was rerun lower), and
+    the best rate often sits just below the largest stable one, so the gap between them is
+    searched first. Given the points that blew up (``phases.blown_up``): ``params``' rate is at
+    the edge of stability."""
     lr = params.get(param_name(family, "lr"))
     if lr is None:
         return False
@@ -121,6 +158,19 @@ def _larger_rate_tried(params: dict[str, Any], tried: Sequence[dict[str, Any]], 
         if rate is not None and rate >= lr * LR_STEP / SAME_LR and _same_point({**other, param_name(family, "lr"): lr}, params, family):
             return True
     return False
+
+
+def _past_a_loser(candidate: dict[str, Any], incumbent: dict[str, Any], tried: Sequence[dict[str, Any]], family: str) -> bool:
+    """Whether ``candidate`` moves only the incumbent's learning rate, past a rate tried at the
+    same point that lost to the incumbent (every other tried rate did): the line search keeps
+    to the bracket it has measured, as a unimodal rate would."""
+    key = param_name(family, "lr")
+    lr, moved = incumbent.get(key), candidate.get(key)
+    if lr is None or moved is None or not _same_point({**candidate, key: lr}, incumbent, family):
+        return False
+    low, high = sorted((lr, moved))
+    return any(low * SAME_LR <= other[key] <= high / SAME_LR and _same_point({**other, key: lr}, incumbent, family)
+               for other in tried if other.get(key) is not None)  # fmt: skip
 
 
 def _better_side_is_up(incumbent: Run, own: Sequence[Run], family: str, maximize: bool) -> bool:
@@ -163,11 +213,12 @@ def next_in_family(family: str, runs: Sequence[Run], tried: Sequence[dict[str, A
         jump = phases.overfit_factor(incumbent.curve, maximize, tolerance)
         fine_up = _better_side_is_up(incumbent, own, family, maximize)
         at_edge = _larger_rate_tried(incumbent.params, blown_up, family)
+        vertex = vertex_rate(incumbent, own, family, maximize, blown_up)
         for candidate in neighbours(incumbent.params, family, space, lr_up_first=up_first, lr_jump=jump,
-                                    fine_up_first=fine_up, at_edge=at_edge):  # fmt: skip
-            if not any(_same_point(candidate, seen, family) for seen in tried):
+                                    fine_up_first=fine_up, at_edge=at_edge, vertex=vertex):  # fmt: skip
+            if not any(_same_point(candidate, seen, family) for seen in tried) and not _past_a_loser(candidate, incumbent.params, tried, family):
                 return candidate
     return {"optimizer": family}
 
 
-__all__ = ["batch_lr_factor", "neighbours", "next_family", "next_in_family", "still_improving"]
+__all__ = ["batch_lr_factor", "neighbours", "next_family", "next_in_family", "still_improving", "vertex_rate"]

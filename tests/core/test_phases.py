@@ -3,6 +3,7 @@ race the families, search inside them, confirm on fresh seeds, resume what was i
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import statistics
@@ -364,3 +365,30 @@ def test_blown_up_lists_the_runs_that_diverged_or_blew_up_without_nan():
     rates = [p["adam.lr"] for p in phases.blown_up(trials, maximize=False)]
     assert rates == [0.5, 1.0, 0.3]
 
+
+def test_a_bracketed_rate_is_refined_at_the_parabolas_vertex_before_the_quarter_decades():
+    # sgd_wins, batch 16: 0.0065 -> 7.4e-4, 0.0207 -> 2.9e-4, 0.0653 -> 3.4e-4 (one seed each);
+    # the best rate is 0.0316, not a quarter decade from 0.0207 (0.0116 or 0.0367) either way.
+    space = SearchSpace(optimizers=("sgd",), batch_sizes=(16,), lookahead="off")
+    base = {"optimizer": "sgd", "sgd.variant": "nesterov", "batch_size": 16}
+    runs = [phases.Run(i, "sgd", dict(base, **{"sgd.lr": lr}), value, (1.0, value), "search")
+            for i, (lr, value) in enumerate([(0.00653, 7.4e-4), (0.02065, 2.9e-4), (0.0653, 3.4e-4)])]  # fmt: skip
+    tried = [r.params for r in runs] + [dict(runs[1].params, **{"sgd.variant": "momentum"})]
+    vertex = pattern_search.vertex_rate(runs[1], runs, "sgd", False)
+    assert 0.030 < vertex < 0.034
+    assert pattern_search.next_in_family("sgd", runs, tried, space, False)["sgd.lr"] == pytest.approx(vertex)
+    # The vertex's own half-decade steps (0.0103, 0.103) lie past rates that lost to it, and its
+    # quarter-decade steps next to them: its neighbourhood is tried, TPE takes the family.
+    at_vertex = phases.Run(3, "sgd", dict(base, **{"sgd.lr": vertex}), 2.2e-4, (1.0, 2.2e-4), "search")
+    tried += [at_vertex.params, dict(at_vertex.params, **{"sgd.variant": "momentum"})]
+    assert pattern_search.next_in_family("sgd", [*runs, at_vertex], tried, space, False) == {"optimizer": "sgd"}
+    # Not bracketed (a neighbour did better), a neighbour that blew up, or a neighbour missing: no vertex.
+    assert pattern_search.vertex_rate(runs[2], runs, "sgd", False) is None
+    assert pattern_search.vertex_rate(runs[1], runs, "sgd", False, blown_up=[runs[2].params]) is None
+    assert pattern_search.vertex_rate(runs[1], runs[:2], "sgd", False) is None
+    # A nearly flat bracket reaches at most a quarter decade; maximizing reads the values the other way.
+    flat_up = [runs[0], dataclasses.replace(runs[1], value=0.9), dataclasses.replace(runs[2], value=0.9000001)]
+    flat_up[0] = dataclasses.replace(runs[0], value=1.0)
+    assert pattern_search.vertex_rate(flat_up[1], flat_up, "sgd", False) == pytest.approx(0.02065 * 10**0.25, rel=1e-4)
+    negated = [dataclasses.replace(r, value=-r.value) for r in runs]
+    assert pattern_search.vertex_rate(negated[1], negated, "sgd", True) == pytest.approx(vertex)
