@@ -129,27 +129,43 @@ def _guarded_mean(e: Evidence, maximize: bool, noise: float | None) -> float:
 
 
 def best_mean(evidence: Sequence[Evidence], maximize: bool, noise: float | None = None) -> Evidence:
-    """The best mean of the re-runs among configurations trained on two seeds or more, each
-    guarded by its standard error at the study's seed noise (``_guarded_mean``); the best
-    single trial when there are none."""
+    """The best mean of the re-runs, each guarded by its standard error at the study's seed noise
+    (``_guarded_mean``), among the configurations trained on the most seeds (the leaders); one
+    re-trained fewer times only where it also beats their best clearly (not ``tied``); the best
+    single trial when none was re-trained. As in SMAC's intensification, a challenger replaces
+    the incumbent on as many seeds: its fewer re-runs did not meet the leaders' later seeds, and
+    one seed moves every configuration alike (common random numbers), so within the noise its
+    mean is not comparable with theirs. On sgd_wins a two-seed candidate whose one re-run fell
+    on an easy seed beat a leader that was better on both seeds the two shared, and re-trained 30% worse."""
     repeated = [e for e in evidence if e.n_seeds > 1]
-    if noise is None and repeated:
+    if not repeated:
+        return min(evidence, key=lambda e: _guarded_mean(e, maximize, None))
+    if noise is None:
         noise = pooled_std(evidence, maximize)
-    return min(repeated or evidence, key=lambda e: _guarded_mean(e, maximize, noise))
+    top = max(e.n_seeds for e in repeated)
+    leader = min((e for e in repeated if e.n_seeds == top), key=lambda e: _guarded_mean(e, maximize, noise))
+    best = min(repeated, key=lambda e: _guarded_mean(e, maximize, noise))
+    return best if noise is not None and not tied(best, leader, noise) else leader
 
 
 def optimizer_ranking(evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
-    """Each optimizer's best configuration by ``best_mean``, ranked by the same rule: the first is the recommendation.
-
-    Configurations trained on two seeds or more rank before single runs; equal means go
-    by trial number, as ``best_mean``'s ``min`` over configurations in trial order does.
+    """Each optimizer's best configuration by ``best_mean``, the recommendation first, the others
+    ranked by the guarded mean of their re-runs. Configurations trained on two seeds or more rank
+    before single runs; equal means go by trial number, as ``best_mean``'s ``min`` over
+    configurations in trial order does.
     """
     groups: dict[Any, list[Evidence]] = defaultdict(list)
     for e in evidence:
         groups[e.trial.user_attrs.get(record.OPTIMIZER)].append(e)
     noise = pooled_std(evidence, maximize)
-    best = [best_mean(group, maximize, noise) for group in groups.values()]
-    return sorted(best, key=lambda e: (e.n_seeds < 2, _guarded_mean(e, maximize, noise), e.trial.number))
+    chosen = best_mean(evidence, maximize, noise) if evidence else None
+    best = [chosen if any(e is chosen for e in group) else best_mean(group, maximize, noise) for group in groups.values()]
+    return sorted(best, key=lambda e: (e is not chosen, e.n_seeds < 2, _guarded_mean(e, maximize, noise), e.trial.number))
+
+
+def tied(a: Evidence, b: Evidence, noise: float) -> bool:
+    """Whether two configurations' means are within two standard errors of their difference, at the seed noise ``noise``."""
+    return abs(a.mean - b.mean) <= TIE_STANDARD_ERRORS * noise * math.sqrt(1 / a.n_seeds + 1 / b.n_seeds)
 
 
 def ties(chosen: Evidence, evidence: Sequence[Evidence], maximize: bool) -> list[Evidence]:
@@ -162,10 +178,5 @@ def ties(chosen: Evidence, evidence: Sequence[Evidence], maximize: bool) -> list
     pooled = pooled_std(evidence, maximize)
     if chosen.std is None or pooled is None:
         return []
-
-    def error(e: Evidence) -> float:  # the variance of its mean
-        return pooled**2 / e.n_seeds
-
-    tied = [e for e in evidence if e is not chosen and e.std is not None
-            and abs(e.mean - chosen.mean) <= TIE_STANDARD_ERRORS * math.sqrt(error(chosen) + error(e))]  # fmt: skip
-    return sorted(tied, key=lambda e: (-1 if maximize else 1) * e.mean)
+    close = [e for e in evidence if e is not chosen and e.std is not None and tied(e, chosen, pooled)]
+    return sorted(close, key=lambda e: (-1 if maximize else 1) * e.mean)
